@@ -1,0 +1,192 @@
+"""Every setting, read from the environment in one place and validated before anything starts.
+
+The incident began with a lost ``DATABASE_URL`` and a silent fallback to localhost, so the DSN
+has no default, must name a host, and a bad value of any setting stops start-up with one line
+naming the variable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg.conninfo
+
+
+class ConfigError(Exception):
+    """One or more settings are missing or invalid; each line of the message names one."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+# --- parsers: each takes the raw string and returns the value or raises ValueError(reason) ---
+
+
+def positive_number(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"must be a number, got {raw!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"must be greater than 0, got {raw!r}")
+    return value
+
+
+def positive_int(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"must be a whole number, got {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"must be greater than 0, got {raw!r}")
+    return value
+
+
+def port_number(raw: str) -> int:
+    value = positive_int(raw)
+    if value > 65535:
+        raise ValueError(f"must be a TCP port (1-65535), got {raw!r}")
+    return value
+
+
+def http_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    return raw
+
+
+def log_level(raw: str) -> str:
+    value = raw.upper()
+    if value not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError(f"must be one of DEBUG, INFO, WARNING, ERROR, got {raw!r}")
+    return value
+
+
+def text(raw: str) -> str:
+    return raw
+
+
+def database_url(raw: str) -> str:
+    """A PostgreSQL URL that names its host: no socket or localhost guesswork."""
+    # Never echo the raw value: it carries the password.
+    if not raw.startswith(("postgres://", "postgresql://")):
+        raise ValueError("must be a postgresql:// URL, e.g. postgresql://user:password@host:5432/dbname")
+    try:
+        params = psycopg.conninfo.conninfo_to_dict(raw)
+    except psycopg.ProgrammingError:
+        raise ValueError("is not a valid PostgreSQL connection URL") from None
+    if not params.get("host"):
+        raise ValueError("must name the database host, e.g. postgresql://user:password@host:5432/dbname")
+    return raw
+
+
+def redact_dsn(dsn: str) -> str:
+    """``host=… port=… dbname=… user=…`` for logs; the password never appears."""
+    params = psycopg.conninfo.conninfo_to_dict(dsn)
+    shown = [f"{key}={params[key]}" for key in ("host", "port", "dbname", "user") if params.get(key)]
+    return " ".join(shown) + (" password=<redacted>" if params.get("password") else "")
+
+
+@dataclass(frozen=True)
+class Setting:
+    env: str
+    parse: Callable[[str], Any]
+    default: str | None  # None: must be set
+    help: str
+    required: bool = False  # True: no default, start-up refuses without it
+    secret: bool = False
+
+    @property
+    def field(self) -> str:
+        return self.env.lower()
+
+
+_DSN_HELP = "set DATABASE_URL to the engine database, e.g. postgresql://user:password@host:5432/dbname"
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("DATABASE_URL", database_url, None, "PostgreSQL URL of the engine's database (read-only use).",
+            required=True, secret=True),
+    Setting("REFRESH_INTERVAL_S", positive_number, "60", "Seconds between landing-snapshot refreshes."),
+    Setting("STALE_AFTER_S", positive_number, "180", "Age in seconds after which the served snapshot is stale."),
+    Setting("DB_CONNECT_TIMEOUT_S", positive_number, "5", "Connect timeout for database connections."),
+    Setting("DB_STATEMENT_TIMEOUT_MS", positive_int, "5000", "Server-side statement timeout for every query."),
+    Setting("DB_POOL_MAX_SIZE", positive_int, "4", "Most database connections one process holds."),
+    Setting("ENGINE_METRICS_URL", http_url, None, "The engine's Prometheus endpoint; unset: engine and metrics show unknown."),
+    Setting("PROBE_INTERVAL_S", positive_number, "15", "Seconds between component probes."),
+    Setting("PROBE_TIMEOUT_S", positive_number, "3", "Hard timeout of each probe."),
+    Setting("PROBE_CONFIRM", positive_int, "2", "Consecutive agreeing probe results before a component changes state."),
+    Setting("ENGINE_STALE_AFTER_S", positive_number, "120", "Age of the engine's last tick after which it is degraded."),
+    Setting("DB_SLOW_MS", positive_number, "250", "Database round trip slower than this is degraded."),
+    Setting("TRACKER_JSON_PATH", text, None, "Optional engine tracker file, compared with the database for drift only."),
+    Setting("POLL_INTERVAL_S", positive_number, "15", "Seconds between the page's HTMX polls."),
+    Setting("LOG_LEVEL", log_level, "INFO", "DEBUG, INFO, WARNING or ERROR."),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = field(repr=False)  # carries the password
+    refresh_interval_s: float
+    stale_after_s: float
+    db_connect_timeout_s: float
+    db_statement_timeout_ms: int
+    db_pool_max_size: int
+    engine_metrics_url: str | None
+    probe_interval_s: float
+    probe_timeout_s: float
+    probe_confirm: int
+    engine_stale_after_s: float
+    db_slow_ms: float
+    tracker_json_path: str | None
+    poll_interval_s: float
+    log_level: str
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _cross_checks(values: dict[str, Any]) -> list[str]:
+    problems = []
+    if values["stale_after_s"] <= values["refresh_interval_s"]:
+        problems.append(
+            "STALE_AFTER_S must be greater than REFRESH_INTERVAL_S, "
+            "or every snapshot would be stale before the next refresh"
+        )
+    if values["probe_timeout_s"] >= values["probe_interval_s"]:
+        problems.append("PROBE_TIMEOUT_S must be less than PROBE_INTERVAL_S, so a hung probe ends before the next")
+    return problems
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate every setting; raise ConfigError listing each bad one."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for setting in SETTINGS:
+        raw = environ.get(setting.env, "").strip()
+        if not raw:
+            if setting.default is None:
+                if setting.required:
+                    problems.append(f"{setting.env} is not set: {_DSN_HELP}" if setting.env == "DATABASE_URL"
+                                    else f"{setting.env} is not set: {setting.help}")
+                else:
+                    values[setting.field] = None
+                continue
+            raw = setting.default
+        try:
+            values[setting.field] = setting.parse(raw)
+        except ValueError as exc:
+            problems.append(f"{setting.env} {exc}")
+    if not problems:
+        problems = _cross_checks(values)
+    if problems:
+        raise ConfigError(problems)
+    return Settings(**values)

@@ -1,0 +1,63 @@
+"""The read-only connection pool and the SQL files it runs."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from psycopg_pool import ConnectionPool
+
+from .config import Settings, redact_dsn
+
+log = logging.getLogger(__name__)
+
+SQL_DIR = Path(__file__).with_name("sql")
+
+
+@functools.cache
+def sql(name: str) -> str:
+    """The text of ``statuspage/sql/<name>.sql``; read once."""
+    return (SQL_DIR / f"{name}.sql").read_text()
+
+
+def connect_kwargs(settings: Settings, *, read_only: bool = True) -> dict[str, Any]:
+    # Enforced by the server, per session: a page bug cannot write to the engine's tables.
+    options = f"-c statement_timeout={settings.db_statement_timeout_ms}"
+    if read_only:
+        options += " -c default_transaction_read_only=on"
+    return {
+        "connect_timeout": max(1, round(settings.db_connect_timeout_s)),
+        "options": options,
+        "application_name": "statuspage",
+        "autocommit": True,
+    }
+
+
+def make_pool(settings: Settings) -> ConnectionPool:
+    """Open the pool without waiting for the database: boot must not hang on an outage."""
+    log.info("database: %s", redact_dsn(settings.database_url))
+    pool = ConnectionPool(
+        settings.database_url,
+        kwargs=connect_kwargs(settings),
+        min_size=1,
+        max_size=settings.db_pool_max_size,
+        open=False,
+        # A connection that died with a database restart is dropped on checkout, not handed out.
+        check=ConnectionPool.check_connection,
+        timeout=settings.db_connect_timeout_s,
+        name="statuspage",
+    )
+    pool.open(wait=False)
+    return pool
+
+
+def ping(pool: ConnectionPool, timeout_s: float) -> float:
+    """One ``SELECT 1`` round trip through the pool; returns its duration in milliseconds."""
+    started = time.perf_counter()
+    with pool.connection(timeout=timeout_s) as conn:
+        conn.execute(sql("ping"))
+    return (time.perf_counter() - started) * 1000.0
+

@@ -1,0 +1,168 @@
+"""The landing snapshot: one consistent read of the engine's trades, its invariants, its JSON.
+
+Everything public comes from here, and only from the database: there is no other source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from .db import sql
+
+WINDOWS = ("7d", "30d", "all")
+DAILY_DAYS = 30
+_CENT = Decimal("0.01")
+
+
+class SnapshotRejected(Exception):
+    """A snapshot that was read but failed its invariants; it must not be published."""
+
+    def __init__(self, violations: list[str]) -> None:
+        self.violations = violations
+        super().__init__("; ".join(violations))
+
+
+def money(value: Decimal) -> str:
+    """Two fraction digits, half away from zero like PostgreSQL's round(), never "-0.00"."""
+    rounded = value.quantize(_CENT, rounding=ROUND_HALF_UP)
+    return str(abs(rounded) if rounded == 0 else rounded)
+
+
+def utc_iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class WindowStats:
+    trades: int
+    wins: int
+    losses: int
+    pnl: Decimal
+    fees: Decimal
+    best_trade: Decimal | None
+    worst_trade: Decimal | None
+    gross_profit: Decimal
+    gross_loss: Decimal  # sum of the losing trades: zero or negative
+    max_drawdown: Decimal
+
+    @property
+    def win_rate(self) -> float | None:
+        return self.wins / self.trades if self.trades else None
+
+    @property
+    def profit_factor(self) -> float | None:
+        return float(self.gross_profit / -self.gross_loss) if self.losses else None
+
+    def to_public(self) -> dict[str, Any]:
+        return {
+            "trades": self.trades,
+            "wins": self.wins,
+            "losses": self.losses,
+            "win_rate": self.win_rate,
+            "pnl": money(self.pnl),
+            "fees": money(self.fees),
+            "best_trade": None if self.best_trade is None else money(self.best_trade),
+            "worst_trade": None if self.worst_trade is None else money(self.worst_trade),
+            "profit_factor": self.profit_factor,
+            "max_drawdown": money(self.max_drawdown),
+        }
+
+
+@dataclass(frozen=True)
+class DayPoint:
+    day: date
+    trades: int
+    pnl: Decimal
+    cum_trades: int
+    cum_pnl: Decimal
+
+    def to_public(self) -> dict[str, Any]:
+        return {
+            "day": self.day.isoformat(),
+            "trades": self.trades,
+            "pnl": money(self.pnl),
+            "cum_trades": self.cum_trades,
+            "cum_pnl": money(self.cum_pnl),
+        }
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    as_of: datetime  # when the database was read (UTC)
+    windows: dict[str, WindowStats]
+    daily: tuple[DayPoint, ...]
+    last_trade_at: datetime | None
+
+    def to_public(self, *, stale: bool) -> dict[str, Any]:
+        return {
+            "as_of": utc_iso(self.as_of),
+            "stale": stale,
+            "currency": "USD",
+            "windows": {name: self.windows[name].to_public() for name in WINDOWS},
+            "daily": [point.to_public() for point in self.daily],
+        }
+
+
+def read_snapshot(pool: ConnectionPool, now: datetime, timeout_s: float) -> Snapshot:
+    """Read every window and the daily series in one repeatable-read transaction at time ``now``."""
+    params = {"t": now}
+    with pool.connection(timeout=timeout_s) as conn, conn.transaction():
+        # One snapshot of the table for all three queries, so the windows agree with each other.
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        with conn.cursor(row_factory=dict_row) as cur:
+            rows = cur.execute(sql("landing_windows"), params).fetchall()
+            windows = {row.pop("name"): WindowStats(**row) for row in rows}
+            daily = tuple(DayPoint(**row) for row in cur.execute(sql("landing_daily"), params).fetchall())
+            last = cur.execute(sql("last_trade")).fetchone()
+    return Snapshot(as_of=now, windows=windows, daily=daily, last_trade_at=last["last_trade_at"] if last else None)
+
+
+def violations(snap: Snapshot) -> list[str]:
+    """Every broken invariant of ``snap``; empty when it may be published."""
+    problems: list[str] = []
+    if sorted(snap.windows) != sorted(WINDOWS):
+        return [f"windows are {sorted(snap.windows)}, expected {list(WINDOWS)}"]
+    for name in WINDOWS:
+        w = snap.windows[name]
+        if w.trades == 0 and (w.pnl != 0 or w.fees != 0 or w.wins != 0):
+            problems.append(f"{name}: no trades but pnl {w.pnl}, fees {w.fees}, wins {w.wins}")
+        if w.wins + w.losses > w.trades:
+            problems.append(f"{name}: wins {w.wins} + losses {w.losses} > trades {w.trades}")
+    t7, t30, tall = (snap.windows[name].trades for name in WINDOWS)
+    if not t7 <= t30 <= tall:
+        problems.append(f"window trades not nested: 7d {t7}, 30d {t30}, all {tall}")
+    if len(snap.daily) != DAILY_DAYS:
+        problems.append(f"daily has {len(snap.daily)} days, expected {DAILY_DAYS}")
+    expected_days = [snap.as_of.astimezone(timezone.utc).date() - timedelta(days=DAILY_DAYS - 1 - i)
+                     for i in range(DAILY_DAYS)]
+    if [p.day for p in snap.daily] != expected_days:
+        problems.append("daily days are not the last 30 UTC days in order")
+    for point in snap.daily:
+        if not isinstance(point.cum_trades, int) or not isinstance(point.trades, int):
+            problems.append(f"daily counts are {type(point.cum_trades).__name__}, not integers")
+            break
+    cums = [p.cum_trades for p in snap.daily]
+    if any(b < a for a, b in zip(cums, cums[1:])):
+        problems.append("daily cum_trades decreases")
+    if snap.daily and snap.daily[-1].cum_trades != tall:
+        problems.append(f"last daily cum_trades {snap.daily[-1].cum_trades} != all-time trades {tall}")
+    return problems
+
+
+def refresh_once(pool: ConnectionPool, now: datetime, timeout_s: float) -> Snapshot:
+    """Read and validate a snapshot; raise SnapshotRejected rather than return a bad one."""
+    snap = read_snapshot(pool, now, timeout_s)
+    problems = violations(snap)
+    if problems:
+        raise SnapshotRejected(problems)
+    return snap
+
+
+def is_stale(as_of: datetime, now: datetime, stale_after_s: float) -> bool:
+    return (now - as_of).total_seconds() > stale_after_s
