@@ -1,0 +1,63 @@
+"""statuspage: the public performance and status page of the trading engine."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from flask import Flask
+from prometheus_client import CollectorRegistry
+
+from . import db, scheduler
+from .config import Settings, load_settings
+from .metrics import Metrics
+from .render import RenderCache
+from .state import AppState, Runtime
+
+ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger(__name__)
+
+
+def _setup_logging(level: str) -> None:
+    root = logging.getLogger("statuspage")
+    root.setLevel(level)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run is noise
+    if not logging.getLogger().handlers and not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+
+
+def _bind_metrics(app: Flask, registry: CollectorRegistry) -> None:
+    # Under gunicorn (PROMETHEUS_MULTIPROC_DIR set by gunicorn.conf.py) /metrics aggregates workers.
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_flask_exporter.multiprocess import GunicornInternalPrometheusMetrics
+
+        GunicornInternalPrometheusMetrics(app, registry=registry, group_by="endpoint")
+    else:
+        from prometheus_flask_exporter import PrometheusMetrics
+
+        PrometheusMetrics(app, registry=registry, group_by="endpoint")
+
+
+def create_app(settings: Settings | None = None, *, start_background: bool = True) -> Flask:
+    """Build the app. Raises ConfigError before touching anything when a setting is bad."""
+    settings = settings or load_settings()
+    _setup_logging(settings.log_level)
+    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
+    app.config.update(DEBUG=False, TESTING=False, JSON_SORT_KEYS=False)
+
+    metrics = Metrics(CollectorRegistry(auto_describe=True))
+    now = scheduler.utcnow()
+    runtime = Runtime(settings=settings, pool=db.make_pool(settings), state=AppState(started_at=now, metrics=metrics))
+    app.extensions["statuspage"] = runtime
+    app.extensions["statuspage.render"] = RenderCache()
+
+    from .views import bp
+
+    app.register_blueprint(bp)
+    _bind_metrics(app, metrics.registry)
+    if start_background:
+        runtime.scheduler = scheduler.start(runtime)
+    return app

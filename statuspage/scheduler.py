@@ -1,0 +1,121 @@
+"""Background work: the snapshot refresh and the probes, each a plain function of (runtime, now)
+that tests call directly, and a thin APScheduler shell that runs them on their intervals."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from . import probes
+from .snapshot import SnapshotRejected, refresh_once
+from .state import Runtime
+from .status import (database_observation, engine_observation, metrics_observation,
+                     snapshot_observation)
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def refresh_job(rt: Runtime, now: datetime | None = None) -> None:
+    """Read, validate and publish a snapshot; on any failure keep serving the last good one."""
+    now = now or utcnow()
+    state, metrics = rt.state, rt.state.metrics
+    try:
+        snap = refresh_once(rt.pool, now, rt.settings.db_connect_timeout_s)
+    except SnapshotRejected as exc:
+        metrics.refreshes.labels("rejected").inc()
+        metrics.db_connected.set(1)
+        state.last_refresh_error = f"snapshot rejected: {exc}"
+        log.error("refresh: snapshot rejected, keeping the last good one: %s", exc)
+    except Exception as exc:
+        metrics.refreshes.labels("error").inc()
+        metrics.db_connected.set(0)
+        state.last_refresh_error = f"{type(exc).__name__}: {exc}".strip()
+        log.error("refresh failed, keeping the last good snapshot: %s", state.last_refresh_error)
+    else:
+        state.publish(snap)
+        metrics.refreshes.labels("ok").inc()
+        metrics.db_connected.set(1)
+    state.ran("refresh", now)
+    check_snapshot(rt, now)
+
+
+def check_snapshot(rt: Runtime, now: datetime) -> None:
+    snap = rt.state.snapshot
+    obs = snapshot_observation(snap.as_of if snap else None, now, rt.settings.stale_after_s,
+                               rt.state.last_refresh_error)
+    # Local and deterministic: nothing to debounce.
+    rt.state.observe("snapshot", obs, now, confirm=1)
+
+
+def probe_database_job(rt: Runtime, now: datetime | None = None) -> None:
+    now = now or utcnow()
+    latency_ms, error = probes.ping_database(rt.pool, rt.settings.probe_timeout_s)
+    rt.state.metrics.probe_duration.labels("database").observe((latency_ms or 0) / 1000)
+    rt.state.metrics.db_connected.set(0 if latency_ms is None else 1)
+    obs = database_observation(latency_ms, error, rt.settings.db_slow_ms)
+    rt.state.observe("database", obs, now, rt.settings.probe_confirm)
+    rt.state.ran("probe_database", now)
+
+
+def probe_engine_job(rt: Runtime, now: datetime | None = None) -> None:
+    now = now or utcnow()
+    url = rt.settings.engine_metrics_url
+    scrape = probes.scrape_engine(url, rt.settings.probe_timeout_s) if url else None
+    if scrape is not None:
+        rt.state.metrics.probe_duration.labels("engine").observe(scrape.latency_ms / 1000)
+    snap = rt.state.snapshot
+    last_trade = snap.last_trade_at if snap else None
+    confirm = rt.settings.probe_confirm
+    rt.state.observe("metrics", metrics_observation(scrape), now, confirm)
+    rt.state.observe("engine", engine_observation(scrape, now, rt.settings.engine_stale_after_s, last_trade),
+                     now, confirm)
+    rt.state.ran("probe_engine", now)
+
+
+def probe_local_job(rt: Runtime, now: datetime | None = None) -> None:
+    """Snapshot freshness, and tracker drift when a tracker file is configured."""
+    now = now or utcnow()
+    check_snapshot(rt, now)
+    path = rt.settings.tracker_json_path
+    snap = rt.state.snapshot
+    if path and snap is not None:
+        db_trades = snap.windows["all"].trades
+        try:
+            drift = probes.tracker_trades(path) - db_trades
+        except (OSError, ValueError) as exc:  # json.JSONDecodeError is a ValueError
+            rt.state.tracker_drift = f"tracker file {path} unreadable: {type(exc).__name__}: {exc}"
+            log.warning("tracker drift: %s", rt.state.tracker_drift)
+        else:
+            rt.state.metrics.tracker_drift.set(drift)
+            rt.state.tracker_drift = f"tracker file has {drift + db_trades} trades, database {db_trades} ({drift:+d})"
+    rt.state.ran("probe_local", now)
+
+
+def job_intervals(rt: Runtime) -> dict[str, float]:
+    s = rt.settings
+    return {"refresh": s.refresh_interval_s, "probe_database": s.probe_interval_s,
+            "probe_engine": s.probe_interval_s, "probe_local": s.probe_interval_s}
+
+
+def start(rt: Runtime) -> BackgroundScheduler:
+    """One scheduler per process; every job runs once right away, never two at a time."""
+    scheduler = BackgroundScheduler(
+        timezone=timezone.utc,
+        executors={"default": ThreadPoolExecutor(max_workers=4)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+    )
+    jobs = {"refresh": refresh_job, "probe_database": probe_database_job,
+            "probe_engine": probe_engine_job, "probe_local": probe_local_job}
+    for job_id, interval in job_intervals(rt).items():
+        scheduler.add_job(jobs[job_id], "interval", seconds=interval, args=[rt], id=job_id,
+                          next_run_time=utcnow())
+    scheduler.start()
+    log.info("scheduler started: %s", ", ".join(f"{j} every {i:g}s" for j, i in job_intervals(rt).items()))
+    return scheduler

@@ -1,0 +1,83 @@
+"""What one process knows: the last good snapshot, the component table, when each job last ran.
+
+Background jobs write it, requests only read it. Every change bumps a version so the renderer
+knows when its cached bytes are out of date.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from apscheduler.schedulers.base import BaseScheduler
+from psycopg_pool import ConnectionPool
+
+from .config import Settings
+from .metrics import Metrics
+from .snapshot import Snapshot, is_stale
+from .status import COMPONENTS, Component, Observation, advance, overall
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AppState:
+    started_at: datetime
+    metrics: Metrics
+    snapshot: Snapshot | None = None
+    snapshot_version: int = 0
+    last_refresh_error: str = ""  # operator detail of the last failed refresh
+    tracker_drift: str = ""  # operator detail: tracker file vs database
+    components: dict[str, Component] = field(default_factory=dict)
+    components_version: int = 0
+    job_runs: dict[str, datetime] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        self.components = {name: Component(name, since=self.started_at) for name in COMPONENTS}
+
+    def publish(self, snap: Snapshot) -> None:
+        with self._lock:
+            self.snapshot = snap
+            self.snapshot_version += 1
+            self.last_refresh_error = ""
+        self.metrics.record_snapshot(snap)
+
+    def observe(self, name: str, obs: Observation, now: datetime, confirm: int) -> Component:
+        with self._lock:
+            before = self.components[name]
+            after = advance(before, obs, now, confirm)
+            self.components[name] = after
+            if after.state != before.state:
+                log.info("component %s: %s -> %s (%s)", name, before.state, after.state, after.detail)
+            if (after.state, after.detail, after.since) != (before.state, before.detail, before.since):
+                self.components_version += 1
+        self.metrics.record_component(name, after.state)
+        return after
+
+    def ran(self, job: str, now: datetime) -> None:
+        self.job_runs[job] = now
+
+    def is_stale(self, now: datetime, stale_after_s: float) -> bool:
+        snap = self.snapshot
+        return snap is not None and is_stale(snap.as_of, now, stale_after_s)
+
+    def overall(self) -> str:
+        return overall({name: c.state for name, c in self.components.items()})
+
+
+@dataclass
+class Runtime:
+    """Everything one app instance owns; closed once on shutdown."""
+
+    settings: Settings
+    pool: ConnectionPool
+    state: AppState
+    scheduler: BaseScheduler | None = None
+
+    def close(self) -> None:
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        self.pool.close(timeout=2)

@@ -1,0 +1,142 @@
+"""HTTP endpoints. Each reads the in-memory state, never the database, and serves cached bytes."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, Response, current_app, render_template, request
+
+from .render import Rendered, RenderCache
+from .scheduler import job_intervals, utcnow
+from .snapshot import utc_iso
+from .state import Runtime
+from .status import DEGRADED, OPERATIONAL, jobs_alive
+
+bp = Blueprint("public", __name__)
+
+WAITING = "no snapshot yet: the page has not completed its first read of the database"
+
+
+def _rt() -> Runtime:
+    return current_app.extensions["statuspage"]
+
+
+def _cache() -> RenderCache:
+    return current_app.extensions["statuspage.render"]
+
+
+def _send(rendered: Rendered, mimetype: str, status: int = 200, max_age: int = 5) -> Response:
+    response = Response(rendered.body, status=status, mimetype=mimetype)
+    response.set_etag(rendered.etag)
+    response.cache_control.public = True
+    response.cache_control.max_age = max_age
+    # 304 with no body when the client's copy is current
+    return response.make_conditional(request)
+
+
+def _json(payload: Any, status: int = 200) -> Response:
+    body = json.dumps(payload, separators=(",", ":"))
+    response = Response(body, status=status, mimetype="application/json")
+    response.cache_control.no_store = True
+    return response
+
+
+def _views_key(rt: Runtime, now: datetime) -> tuple[int, int, bool]:
+    """What the page, its fragments and status.json depend on."""
+    state = rt.state
+    return state.snapshot_version, state.components_version, state.is_stale(now, rt.settings.stale_after_s)
+
+
+def page_context(rt: Runtime, now: datetime) -> dict[str, Any]:
+    state, snap = rt.state, rt.state.snapshot
+    stale = state.is_stale(now, rt.settings.stale_after_s)
+    return {
+        "overall": state.overall(),
+        "components": [c for c in state.components.values()],
+        "snapshot": snap.to_public(stale=stale) if snap else None,
+        "as_of": snap.as_of if snap else None,
+        "stale": stale,
+        "rendered_at": now,
+        "poll_interval_s": rt.settings.poll_interval_s,
+    }
+
+
+@bp.get("/")
+def index() -> Response:
+    rt, now = _rt(), utcnow()
+    rendered = _cache().get("page", _views_key(rt, now),
+                            lambda: render_template("index.html", **page_context(rt, now)).encode())
+    return _send(rendered, "text/html")
+
+
+@bp.get("/performance/landing")
+def landing() -> Response:
+    rt, now = _rt(), utcnow()
+    snap = rt.state.snapshot
+    if snap is None:
+        return _json({"error": WAITING}, 503)
+    stale = rt.state.is_stale(now, rt.settings.stale_after_s)
+    rendered = _cache().get("landing", (rt.state.snapshot_version, stale),
+                            lambda: json.dumps(snap.to_public(stale=stale), separators=(",", ":")).encode())
+    return _send(rendered, "application/json")
+
+
+@bp.get("/status.json")
+def status_json() -> Response:
+    rt, now = _rt(), utcnow()
+
+    def build() -> bytes:
+        snap = rt.state.snapshot
+        payload = {
+            "status": rt.state.overall(),
+            "components": [c.to_public() for c in rt.state.components.values()],
+            "snapshot": {"as_of": utc_iso(snap.as_of) if snap else None,
+                         "stale": rt.state.is_stale(now, rt.settings.stale_after_s)},
+        }
+        return json.dumps(payload, separators=(",", ":")).encode()
+
+    return _send(_cache().get("status", _views_key(rt, now), build), "application/json")
+
+
+def _liveness(rt: Runtime, now: datetime) -> dict[str, bool]:
+    return jobs_alive(rt.state.job_runs, job_intervals(rt), now, rt.state.started_at)
+
+
+@bp.get("/livez")
+def livez() -> Response:
+    """The process serves and its background jobs run. No dependency is checked."""
+    rt, now = _rt(), utcnow()
+    jobs = _liveness(rt, now)
+    ok = all(jobs.values())
+    return _json({"status": "ok" if ok else "failing", "jobs": jobs}, 200 if ok else 503)
+
+
+@bp.get("/readyz")
+def readyz() -> Response:
+    """Ready to serve correct numbers: database reachable, snapshot present and fresh."""
+    rt, now = _rt(), utcnow()
+    state = rt.state
+    checks = {
+        "database": state.components["database"].state in (OPERATIONAL, DEGRADED),
+        "snapshot_present": state.snapshot is not None,
+        "snapshot_fresh": state.snapshot is not None and not state.is_stale(now, rt.settings.stale_after_s),
+    }
+    ok = all(checks.values())
+    return _json({"status": "ready" if ok else "not ready", "checks": checks}, 200 if ok else 503)
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    """What the platform probes: 503 until the first good snapshot (a broken deploy never goes
+    live), then liveness only, so a dependency outage is reported on the page, not answered by
+    restarting it."""
+    rt, now = _rt(), utcnow()
+    if rt.state.snapshot is None:
+        return _json({"status": "starting", "detail": WAITING}, 503)
+    jobs = _liveness(rt, now)
+    if not all(jobs.values()):
+        return _json({"status": "failing", "jobs": jobs}, 503)
+    status = "ok" if rt.state.overall() == "operational" else "degraded"
+    return _json({"status": status, "overall": rt.state.overall()}, 200)

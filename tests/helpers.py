@@ -1,0 +1,76 @@
+"""Small helpers for the tests: HTTP over real sockets, bounded waits, a served app."""
+
+from __future__ import annotations
+
+from http.client import HTTPConnection
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask
+from werkzeug.serving import make_server
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode()
+
+
+def http(method: str, url: str, headers: dict[str, str] | None = None, body: bytes | None = None,
+         timeout: float = 10) -> Reply:
+    parts = urlsplit(url)
+    conn = HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        conn.request(method, parts.path + (f"?{parts.query}" if parts.query else ""), body=body,
+                     headers=headers or {})
+        response = conn.getresponse()
+        return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
+    finally:
+        conn.close()
+
+
+def get(url: str, headers: dict[str, str] | None = None, timeout: float = 10) -> Reply:
+    return http("GET", url, headers, timeout=timeout)
+
+
+def wait_until(check: Callable[[], Any], timeout: float = 15, every: float = 0.1, what: str = "condition") -> Any:
+    """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
+
+
+class LiveServer:
+    """An app served by a real HTTP server on 127.0.0.1 in a background thread."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> Reply:
+        return get(self.url + path, headers)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
