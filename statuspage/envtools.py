@@ -265,7 +265,10 @@ def _diff(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO, err
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m statuspage env", description=__doc__.split("\n", 1)[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m statuspage env",
+        description="Check, snapshot and diff environment variables; never prints a value.",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     blueprint = argparse.ArgumentParser(add_help=False)
     blueprint.add_argument("--blueprint", type=Path, default=BLUEPRINT, help="render.yaml to read (default: %(default)s)")
