@@ -7,8 +7,8 @@ import json
 import time
 import urllib.error
 import urllib.request
+from http.client import HTTPResponse
 from pathlib import Path
-from typing import IO
 
 from prometheus_client.parser import text_string_to_metric_families
 from psycopg_pool import ConnectionPool
@@ -20,10 +20,10 @@ MAX_SCRAPE_BYTES = 4 * 1024 * 1024
 ENGINE_GAUGES = {"engine_db_connected": "db_connected", "engine_last_tick_timestamp_seconds": "last_tick"}
 
 
-def _read_within(response: IO[bytes], deadline: float) -> bytes:
+def _read_within(response: HTTPResponse, deadline: float) -> bytes:
     """Read the body, giving up at ``deadline``: a server that trickles bytes cannot hold us."""
     chunks, size = [], 0
-    while chunk := response.read(65536):
+    while chunk := response.read1(65536):  # read1: whatever has arrived, so the deadline is checked
         chunks.append(chunk)
         size += len(chunk)
         if size > MAX_SCRAPE_BYTES:

@@ -1,0 +1,91 @@
+"""The engine scrape over real HTTP on 127.0.0.1, against the simulated engine."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+
+from statuspage.probes import parse_engine_metrics, scrape_engine, tracker_trades
+from statuspage.simengine import SimEngine
+
+
+@pytest.fixture
+def engine():
+    with SimEngine() as engine:
+        yield engine
+
+
+def test_scrape_reads_the_two_gauges_and_ignores_the_rest(engine: SimEngine) -> None:
+    scrape = scrape_engine(engine.url, 2)
+    assert scrape.ok and scrape.db_connected == 1
+    assert scrape.last_tick == pytest.approx(engine.last_tick)
+    engine.db_connected = False
+    assert scrape_engine(engine.url, 2).db_connected == 0
+
+
+@pytest.mark.parametrize(("mode", "error"), [("error", "HTTP 500"), ("garbage", "unparseable metrics")])
+def test_a_bad_answer_is_a_failed_scrape_with_an_operator_reason(engine: SimEngine, mode: str, error: str) -> None:
+    engine.mode = mode
+    scrape = scrape_engine(engine.url, 2)
+    assert not scrape.ok and error in scrape.error
+
+
+def test_a_hung_endpoint_times_out_within_the_probe_timeout(engine: SimEngine) -> None:
+    engine.mode = "hang"
+    started = time.monotonic()
+    scrape = scrape_engine(engine.url, 0.5)
+    elapsed = time.monotonic() - started
+    assert not scrape.ok and "timed out" in scrape.error
+    assert elapsed < 5  # bounded by the timeout (0.5 s), with room for a loaded machine
+
+
+def test_a_trickling_endpoint_cannot_hold_the_probe_past_its_deadline() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n")
+            while not stop.wait(0.1):  # a byte every 100 ms: never idle long enough for a socket timeout
+                try:
+                    conn.sendall(b"#")
+                except OSError:
+                    return
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    try:
+        scrape = scrape_engine(f"http://127.0.0.1:{listener.getsockname()[1]}/metrics", 0.5)
+    finally:
+        stop.set()
+        listener.close()
+        thread.join(timeout=5)
+    assert not scrape.ok and "within the probe timeout" in scrape.error
+
+
+def test_nothing_listening_is_a_failed_scrape() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    scrape = scrape_engine(f"http://127.0.0.1:{port}/metrics", 1)
+    assert not scrape.ok and "ConnectionRefusedError" in scrape.error
+
+
+def test_parser_rejects_text_that_is_not_prometheus() -> None:
+    with pytest.raises(ValueError):
+        parse_engine_metrics("<html>{oops\n")
+    assert parse_engine_metrics("# TYPE engine_db_connected gauge\nengine_db_connected 0\n") == {"db_connected": 0}
+
+
+def test_tracker_counts_lists_and_objects(tmp_path) -> None:
+    (tmp_path / "a.json").write_text('[{"id": 1}, {"id": 2}]')
+    (tmp_path / "b.json").write_text('{"trades": [{}, {}, {}]}')
+    (tmp_path / "c.json").write_text('{"total_trades": 107}')
+    (tmp_path / "d.json").write_text('{"nothing": true}')
+    assert [tracker_trades(str(tmp_path / f"{n}.json")) for n in "abc"] == [2, 3, 107]
+    with pytest.raises(ValueError):
+        tracker_trades(str(tmp_path / "d.json"))
