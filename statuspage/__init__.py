@@ -34,7 +34,10 @@ def _bind_metrics(app: Flask, registry: CollectorRegistry) -> None:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_flask_exporter.multiprocess import GunicornInternalPrometheusMetrics
 
-        GunicornInternalPrometheusMetrics(app, registry=registry, group_by="endpoint")
+        # A registry of its own: the exporter attaches a collector of every worker's files to it,
+        # which clashes with the series already registered in the app's registry. /metrics reads
+        # those files, so the app's series are exported all the same.
+        GunicornInternalPrometheusMetrics(app, registry=CollectorRegistry(), group_by="endpoint")
     else:
         from prometheus_flask_exporter import PrometheusMetrics
 

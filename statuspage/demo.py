@@ -11,7 +11,7 @@ import os
 import random
 import signal
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import psycopg
 from werkzeug.serving import make_server
@@ -36,7 +36,7 @@ def _writer(dsn: str, engine: SimEngine, every_s: float, stop: threading.Event, 
         try:
             with psycopg.connect(dsn, autocommit=True, connect_timeout=3) as conn:
                 trade_id += 1
-                seed.insert(conn, [seed.make_trade(rng, trade_id, datetime.now(timezone.utc))])
+                seed.insert(conn, [seed.make_trade(rng, trade_id, datetime.now(UTC))])
         except psycopg.Error as exc:
             log.warning("demo writer: %s", exc)
 
@@ -47,7 +47,7 @@ def run(port: int, trade_every_s: float, trades: int = 450, days: int = 90) -> N
     with EmbeddedPostgres() as pg, SimEngine() as engine:
         with psycopg.connect(pg.dsn, autocommit=True) as conn:
             seed.create_schema(conn)
-            seed.insert(conn, seed.history(trades, days, datetime.now(timezone.utc)))
+            seed.insert(conn, seed.history(trades, days, datetime.now(UTC)))
         env = {**os.environ, **DEMO_SETTINGS, "DATABASE_URL": pg.dsn, "ENGINE_METRICS_URL": engine.url}
         app = create_app(load_settings(env))
         server = make_server("127.0.0.1", port, app, threaded=True)

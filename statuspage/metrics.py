@@ -1,8 +1,10 @@
 """Prometheus series of one app: landing numbers (from the snapshot only), refreshes, components.
 
 Each app gets its own registry so tests can build many apps in one process. Under gunicorn the
-values go to PROMETHEUS_MULTIPROC_DIR and the modes below say how workers combine: counters sum,
-snapshot values are reported once (most recent), not summed over workers.
+values go to PROMETHEUS_MULTIPROC_DIR and the modes below say how workers combine: counters and
+histograms sum; a gauge is reported once, not per pid nor summed: the most recent value of the
+running workers, or for the refresh time their latest. The ``live`` modes drop a worker's gauges
+when gunicorn reaps it (child_exit in gunicorn.conf.py), so a recycled worker leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -21,30 +23,30 @@ class Metrics:
         self.registry = registry
         self.landing_trades = Gauge(
             "statuspage_landing_trades", "Closed trades in the window, from the last good snapshot.",
-            ["window"], registry=registry, multiprocess_mode="mostrecent")
+            ["window"], registry=registry, multiprocess_mode="livemostrecent")
         self.landing_pnl = Gauge(
             "statuspage_landing_pnl_usd", "Realized PnL in USD in the window, from the last good snapshot.",
-            ["window"], registry=registry, multiprocess_mode="mostrecent")
+            ["window"], registry=registry, multiprocess_mode="livemostrecent")
         self.db_connected = Gauge(
             "statuspage_db_connected", "1 when the page's last database round trip succeeded, else 0.",
-            registry=registry, multiprocess_mode="mostrecent")
+            registry=registry, multiprocess_mode="livemostrecent")
         self.last_refresh = Gauge(
             "statuspage_last_successful_refresh_timestamp_seconds",
             "Unix time of the last snapshot that passed validation.",
-            registry=registry, multiprocess_mode="max")
+            registry=registry, multiprocess_mode="livemax")
         self.refreshes = Counter(
             "statuspage_refreshes", "Snapshot refreshes by outcome (ok, error, rejected).",
             ["outcome"], registry=registry)
         self.component_state = Gauge(
             "statuspage_component_state", "1 for the component's current state, 0 for the others.",
-            ["component", "state"], registry=registry, multiprocess_mode="mostrecent")
+            ["component", "state"], registry=registry, multiprocess_mode="livemostrecent")
         self.probe_duration = Histogram(
             "statuspage_probe_duration_seconds", "Duration of each component probe.",
             ["probe"], registry=registry, buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
         self.tracker_drift = Gauge(
             "statuspage_tracker_drift_trades",
             "Tracker file trade count minus the database's (operator diagnostics only).",
-            registry=registry, multiprocess_mode="mostrecent")
+            registry=registry, multiprocess_mode="livemostrecent")
         # Make every labelled series visible from the start, so an alert on a missing series is not needed.
         for outcome in REFRESH_OUTCOMES:
             self.refreshes.labels(outcome)

@@ -16,6 +16,11 @@ class Rendered(NamedTuple):
     etag: str  # strong validator, unquoted
 
 
+def etag_of(body: bytes) -> str:
+    """The strong validator of ``body``: equal bytes, equal tag."""
+    return hashlib.blake2b(body, digest_size=12).hexdigest()
+
+
 class RenderCache:
     """One slot per output name, rebuilt when its key (the versions it depends on) changes."""
 
@@ -32,6 +37,6 @@ class RenderCache:
             if slot is not None and slot[0] == key:
                 return slot[1]
             body = build()
-            rendered = Rendered(body, hashlib.blake2b(body, digest_size=12).hexdigest())
+            rendered = Rendered(body, etag_of(body))
             self._slots[name] = (key, rendered)
             return rendered

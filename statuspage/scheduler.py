@@ -4,7 +4,8 @@ that tests call directly, and a thin APScheduler shell that runs them on their i
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+import os
+from datetime import UTC, datetime
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -12,14 +13,13 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from . import probes
 from .snapshot import SnapshotRejected, refresh_once
 from .state import Runtime
-from .status import (database_observation, engine_observation, metrics_observation,
-                     snapshot_observation)
+from .status import database_observation, engine_observation, metrics_observation, snapshot_observation
 
 log = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def refresh_job(rt: Runtime, now: datetime | None = None) -> None:
@@ -107,7 +107,7 @@ def job_intervals(rt: Runtime) -> dict[str, float]:
 def start(rt: Runtime) -> BackgroundScheduler:
     """One scheduler per process; every job runs once right away, never two at a time."""
     scheduler = BackgroundScheduler(
-        timezone=timezone.utc,
+        timezone=UTC,
         executors={"default": ThreadPoolExecutor(max_workers=4)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
     )
@@ -117,5 +117,7 @@ def start(rt: Runtime) -> BackgroundScheduler:
         scheduler.add_job(jobs[job_id], "interval", seconds=interval, args=[rt], id=job_id,
                           next_run_time=utcnow())
     scheduler.start()
-    log.info("scheduler started: %s", ", ".join(f"{j} every {i:g}s" for j, i in job_intervals(rt).items()))
+    # One line per process: under gunicorn, the proof that each worker runs one and the master none.
+    log.info("scheduler started in pid %d: %s", os.getpid(),
+             ", ".join(f"{j} every {i:g}s" for j, i in job_intervals(rt).items()))
     return scheduler

@@ -6,7 +6,8 @@ Everything public comes from here, and only from the database: there is no other
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from itertools import pairwise
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -35,7 +36,7 @@ def money(value: Decimal) -> str:
 
 
 def utc_iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ def violations(snap: Snapshot) -> list[str]:
         problems.append(f"window trades not nested: 7d {t7}, 30d {t30}, all {tall}")
     if len(snap.daily) != DAILY_DAYS:
         problems.append(f"daily has {len(snap.daily)} days, expected {DAILY_DAYS}")
-    expected_days = [snap.as_of.astimezone(timezone.utc).date() - timedelta(days=DAILY_DAYS - 1 - i)
+    expected_days = [snap.as_of.astimezone(UTC).date() - timedelta(days=DAILY_DAYS - 1 - i)
                      for i in range(DAILY_DAYS)]
     if [p.day for p in snap.daily] != expected_days:
         problems.append("daily days are not the last 30 UTC days in order")
@@ -148,7 +149,7 @@ def violations(snap: Snapshot) -> list[str]:
             problems.append(f"daily counts are {type(point.cum_trades).__name__}, not integers")
             break
     cums = [p.cum_trades for p in snap.daily]
-    if any(b < a for a, b in zip(cums, cums[1:])):
+    if any(b < a for a, b in pairwise(cums)):
         problems.append("daily cum_trades decreases")
     if snap.daily and snap.daily[-1].cum_trades != tall:
         problems.append(f"last daily cum_trades {snap.daily[-1].cum_trades} != all-time trades {tall}")

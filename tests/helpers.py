@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from http.client import HTTPConnection
 import json
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from http.client import HTTPConnection
 from typing import Any
 from urllib.parse import urlsplit
 

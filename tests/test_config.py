@@ -19,8 +19,10 @@ GOOD = "postgresql://page:s3cret-pw@db.internal:5432/engine"
 
 def test_defaults_apply_when_only_database_url_is_set() -> None:
     s = load_settings({"DATABASE_URL": GOOD})
-    assert (s.refresh_interval_s, s.stale_after_s, s.db_connect_timeout_s, s.db_statement_timeout_ms) == (60, 180, 5, 5000)
-    assert (s.probe_interval_s, s.probe_timeout_s, s.probe_confirm, s.engine_stale_after_s, s.db_slow_ms) == (15, 3, 2, 120, 250)
+    assert (s.refresh_interval_s, s.stale_after_s, s.db_connect_timeout_s, s.db_statement_timeout_ms) == \
+        (60, 180, 5, 5000)
+    assert (s.probe_interval_s, s.probe_timeout_s, s.probe_confirm, s.engine_stale_after_s, s.db_slow_ms) == \
+        (15, 3, 2, 120, 250)
     assert s.engine_metrics_url is None and s.tracker_json_path is None
 
 

@@ -4,7 +4,7 @@ hangs or breaks. Waits are bounded; intervals are short."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -27,7 +27,7 @@ def component(server, name: str) -> dict:
 def prepare(pg: EmbeddedPostgres, trades: int = 3) -> None:
     with psycopg.connect(pg.dsn, autocommit=True) as conn:
         seed.create_schema(conn)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         for i in range(1, trades + 1):
             add_trade(conn, i, now - timedelta(hours=i), "10")
 
@@ -144,7 +144,7 @@ def test_a_broken_metrics_endpoint_is_down_with_an_operator_reason(writer, make_
 
 def test_tracker_file_never_changes_a_public_number(writer, make_app, serve, tmp_path) -> None:
     """Bug 3: a stale tracker file (107 trades) beside the database (432 trades)."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     seed.insert(writer, seed.history(432, 60, now))
     tracker = tmp_path / "tracker.json"
     tracker.write_text(json.dumps({"trades": [{"id": i, "pnl": -2.59} for i in range(107)]}))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import psycopg
@@ -12,8 +12,16 @@ import pytest
 from statuspage import seed
 from statuspage.db import make_pool
 from statuspage.scheduler import refresh_job
-from statuspage.snapshot import (DayPoint, Snapshot, SnapshotRejected, WindowStats, money, read_snapshot,
-                                 refresh_once, violations)
+from statuspage.snapshot import (
+    DayPoint,
+    Snapshot,
+    SnapshotRejected,
+    WindowStats,
+    money,
+    read_snapshot,
+    refresh_once,
+    violations,
+)
 
 from .conftest import add_trade, settings_for, utc
 
@@ -100,7 +108,7 @@ def test_money_rounds_half_away_from_zero_and_never_shows_minus_zero() -> None:
 
 def test_daily_counts_are_integers_on_hundreds_of_trades_over_two_months(writer, pool) -> None:
     """Bug 2: SUM(bigint) OVER (...) is numeric; the restore query must cast it back."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     trades = seed.history(480, 75, now)
     seed.insert(writer, trades)
     snap = read_snapshot(pool, now, 5)
@@ -130,13 +138,13 @@ def _max_drawdown(pnls: list[Decimal]) -> Decimal:
 
 
 def test_drawdown_matches_a_plain_recomputation_on_seeded_history(writer, pool) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     trades = seed.history(600, 90, now, seed=11)
     seed.insert(writer, trades)
     snap = read_snapshot(pool, now, 5)
     ordered = sorted(trades, key=lambda t: (t.closed_at, t.id))
     for name, since in (("7d", now - timedelta(days=7)), ("30d", now - timedelta(days=30)),
-                        ("all", datetime.min.replace(tzinfo=timezone.utc))):
+                        ("all", datetime.min.replace(tzinfo=UTC))):
         pnls = [t.pnl for t in ordered if t.closed_at > since]
         assert snap.windows[name].max_drawdown == _max_drawdown(pnls), name
     assert snap.windows["all"].max_drawdown > 0
@@ -177,7 +185,7 @@ def _window(trades: int, wins: int, losses: int, pnl: str = "0") -> WindowStats:
 
 def _snapshot(windows: dict[str, WindowStats], cums: list[int]) -> Snapshot:
     days = [T.date() - timedelta(days=29 - i) for i in range(30)]
-    daily = tuple(DayPoint(d, 0, Decimal(0), c, Decimal(0)) for d, c in zip(days, cums))
+    daily = tuple(DayPoint(d, 0, Decimal(0), c, Decimal(0)) for d, c in zip(days, cums, strict=True))
     return Snapshot(T, windows, daily, None)
 
 

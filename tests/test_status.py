@@ -4,9 +4,23 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from statuspage.status import (DEGRADED, DOWN, OPERATIONAL, UNKNOWN, Component, Observation, Scrape, advance, ago,
-                               database_observation, engine_observation, jobs_alive, metrics_observation, overall,
-                               snapshot_observation)
+from statuspage.status import (
+    DEGRADED,
+    DOWN,
+    OPERATIONAL,
+    UNKNOWN,
+    Component,
+    Observation,
+    Scrape,
+    advance,
+    ago,
+    database_observation,
+    engine_observation,
+    jobs_alive,
+    metrics_observation,
+    overall,
+    snapshot_observation,
+)
 
 from .conftest import utc
 
