@@ -119,7 +119,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DB_CONNECT_TIMEOUT_S", positive_number, "5", "Connect timeout for database connections."),
     Setting("DB_STATEMENT_TIMEOUT_MS", positive_int, "5000", "Server-side statement timeout for every query."),
     Setting("DB_POOL_MAX_SIZE", positive_int, "4", "Most database connections one process holds."),
-    Setting("ENGINE_METRICS_URL", http_url, None, "The engine's Prometheus endpoint; unset: engine and metrics are unknown."),
+    Setting("ENGINE_METRICS_URL", http_url, None, "Engine Prometheus URL; unset: engine and metrics are unknown."),
     Setting("PROBE_INTERVAL_S", positive_number, "15", "Seconds between component probes."),
     Setting("PROBE_TIMEOUT_S", positive_number, "3", "Hard timeout of each probe."),
     Setting("PROBE_CONFIRM", positive_int, "2", "Agreeing probe results in a row before a component changes state."),

@@ -6,9 +6,9 @@ Everything public comes from here, and only from the database: there is no other
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import pairwise
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from itertools import pairwise
 from typing import Any
 
 from psycopg.rows import dict_row
