@@ -261,7 +261,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     blueprint = argparse.ArgumentParser(add_help=False)
-    blueprint.add_argument("--blueprint", type=Path, default=BLUEPRINT, help="render.yaml to read (default: %(default)s)")
+    blueprint.add_argument("--blueprint", type=Path, default=BLUEPRINT,
+                           help="render.yaml to read (default: %(default)s)")
     render = argparse.ArgumentParser(add_help=False)
     render.add_argument("--render-service", metavar="SERVICE_ID",
                         help="read the env vars of this Render service through its API (needs RENDER_API_KEY)")
@@ -269,12 +270,14 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", parents=[blueprint],
                                 help="every variable render.yaml or the configuration needs is set and valid")
     check.set_defaults(run=_check)
-    snapshot = commands.add_parser("snapshot", parents=[render], help="record every variable's sha256 in a new 0600 file")
+    snapshot = commands.add_parser("snapshot", parents=[render],
+                                   help="record every variable's sha256 in a new 0600 file")
     snapshot.add_argument("--out", type=Path, required=True, metavar="FILE")
     snapshot.add_argument("--include-values", action="store_true", help="also record the values (secrets!)")
     snapshot.set_defaults(run=_snapshot)
     diff = commands.add_parser("diff", parents=[blueprint, render],
-                               help="names removed, added or changed since a snapshot; exit 1 if a required one is gone")
+                               help="names removed, added or changed since a snapshot; "
+                                    "exit 1 if a required one is gone")
     diff.add_argument("file", type=Path, metavar="FILE")
     diff.set_defaults(run=_diff)
     return parser

@@ -288,7 +288,8 @@ class _RenderHandler(BaseHTTPRequestHandler):
         query = {key: values[0] for key, values in parse_qs(url.query).items()}
         self.server.requests.append({"path": url.path, "query": query, "accept": self.headers["Accept"]})
         if self.headers["Authorization"] != f"Bearer {API_KEY}":
-            return self._send(401, {"id": "unauthorized", "message": "Authorization information is missing or invalid."})
+            return self._send(401, {"id": "unauthorized",
+                                    "message": "Authorization information is missing or invalid."})
         match = re.fullmatch(r"/v1/services/([^/]+)/env-vars", url.path)
         if not match or match[1] not in self.server.services:
             return self._send(404, {"id": "not_found", "message": "Unable to find the requested resource."})
@@ -331,7 +332,8 @@ def api_environ(server: RenderStandIn, key: str = API_KEY) -> dict[str, str]:
     return {"RENDER_API_URL": f"http://{host}:{port}/v1", "RENDER_API_KEY": key}
 
 
-SERVICE_VARS = {"DATABASE_URL": DSN, "ENGINE_METRICS_URL": "http://engine.internal:9100/metrics", "WEB_CONCURRENCY": "2"}
+SERVICE_VARS = {"DATABASE_URL": DSN, "ENGINE_METRICS_URL": "http://engine.internal:9100/metrics",
+                "WEB_CONCURRENCY": "2"}
 
 
 def test_snapshot_from_render_captures_every_variable_across_pages(render_api: RenderStandIn, tmp_path: Path) -> None:
