@@ -1,0 +1,51 @@
+"""``python -m statuspage db migrate``: the page's own schema, from versioned SQL files.
+
+Files in ``statuspage/migrations`` named ``NNNN_name.sql`` are applied in order, each in its own
+transaction together with its row in ``statuspage.schema_migrations``; applied ones are skipped, so
+running it twice changes nothing. An advisory lock keeps two deploys from migrating at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import psycopg
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+SCHEMA = "statuspage"
+_MIGRATION_LOCK = 0x5747_4D49  # pg_advisory_xact_lock key: "migrate"
+
+log = logging.getLogger(__name__)
+
+
+def pending_files() -> list[Path]:
+    return sorted(MIGRATIONS.glob("[0-9][0-9][0-9][0-9]_*.sql"))
+
+
+def migrate(conn: psycopg.Connection) -> list[str]:
+    """Apply what is missing; return the versions applied now."""
+    applied_now = []
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+        conn.execute(f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.schema_migrations (
+                             version text PRIMARY KEY,
+                             applied_at timestamptz NOT NULL DEFAULT now())""")
+    for path in pending_files():
+        version = path.stem
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            done = conn.execute(f"SELECT 1 FROM {SCHEMA}.schema_migrations WHERE version = %s", (version,)).fetchone()
+            if done:
+                continue
+            conn.execute(path.read_text())
+            conn.execute(f"INSERT INTO {SCHEMA}.schema_migrations (version) VALUES (%s)", (version,))
+            applied_now.append(version)
+            log.info("migration applied: %s", version)
+    return applied_now
+
+
+def applied(conn: psycopg.Connection) -> list[str]:
+    rows = conn.execute(f"SELECT version FROM {SCHEMA}.schema_migrations ORDER BY version").fetchall()
+    return [row[0] for row in rows]

@@ -1,0 +1,148 @@
+"""History on a real PostgreSQL: migrations, one writer, incidents, retention, uptime arithmetic."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import psycopg
+import pytest
+
+from statuspage import history, migrate
+from statuspage.status import DEGRADED, DOWN, OPERATIONAL, UNKNOWN, Component
+
+from .conftest import utc
+
+T = utc(2026, 4, 30, 12, 0)
+NAMES = ["engine", "metrics", "database", "snapshot"]
+
+
+@pytest.fixture
+def hist(pg_dsn: str):
+    """A read-write connection with a freshly migrated, empty statuspage schema."""
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS statuspage CASCADE")
+        migrate.migrate(conn)
+        yield conn
+
+
+def table_rows(conn: psycopg.Connection) -> dict[str, int]:
+    tables = ("state_changes", "samples", "daily_rollups", "incidents", "schema_migrations")
+    return {t: conn.execute(f"SELECT count(*) FROM statuspage.{t}").fetchone()[0] for t in tables}
+
+
+def test_migrations_apply_once_and_a_second_run_changes_nothing(hist) -> None:
+    assert migrate.applied(hist) == ["0001_history"]
+    schema_before = hist.execute(
+        "SELECT table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = 'statuspage' ORDER BY 1, 2").fetchall()
+    assert migrate.migrate(hist) == []
+    assert migrate.migrate(hist) == []
+    assert migrate.applied(hist) == ["0001_history"]
+    assert hist.execute(
+        "SELECT table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = 'statuspage' ORDER BY 1, 2").fetchall() == schema_before
+
+
+def comps(**states: tuple[str, datetime]) -> dict[str, Component]:
+    return {name: Component(name, state=s, since=since, detail=f"{name} {s}") for name, (s, since) in states.items()}
+
+
+def test_state_changes_open_and_resolve_one_incident(hist) -> None:
+    t0, t1, t2, t3 = (T + timedelta(minutes=m) for m in (0, 5, 9, 20))
+    base = {"metrics": (OPERATIONAL, t0), "database": (OPERATIONAL, t0), "snapshot": (OPERATIONAL, t0)}
+    history.record(hist, comps(engine=(OPERATIONAL, t0), **base), t0, "a")
+    history.record(hist, comps(engine=(DEGRADED, t1), **base), t1, "a")
+    history.record(hist, comps(engine=(DOWN, t2), **base), t2, "a")  # worse, same incident
+    history.record(hist, comps(engine=(DOWN, t2), **base), t2 + timedelta(minutes=1), "a")  # no change
+    history.record(hist, comps(engine=(OPERATIONAL, t3), **base), t3, "a")
+    changes = hist.execute("SELECT from_state, to_state, at FROM statuspage.state_changes "
+                           "WHERE component = 'engine' ORDER BY at").fetchall()
+    assert changes == [(UNKNOWN, OPERATIONAL, t0), (OPERATIONAL, DEGRADED, t1), (DEGRADED, DOWN, t2),
+                       (DOWN, OPERATIONAL, t3)]
+    incidents = hist.execute("SELECT component, from_state, worst_state, opened_at, resolved_at, detail "
+                             "FROM statuspage.incidents").fetchall()
+    assert incidents == [("engine", OPERATIONAL, DOWN, t1, t3, "engine down")]
+    h = history.read(hist, NAMES, t3)
+    assert [(i.component, i.duration_s(t3)) for i in h.incidents] == [("engine", 15 * 60)]
+    assert h.to_public()["incidents"][0]["duration_s"] == 900
+
+
+def test_samples_are_one_per_minute_and_roll_up_per_day(hist) -> None:
+    base = {"metrics": (OPERATIONAL, T), "database": (OPERATIONAL, T), "snapshot": (OPERATIONAL, T)}
+    for second in range(0, 180, 15):  # 3 minutes of 15 s probes: 3 samples each, whoever writes
+        state = OPERATIONAL if second < 60 else DOWN if second < 120 else DEGRADED
+        history.record(hist, comps(engine=(state, T), **base), T + timedelta(seconds=second), "a")
+        history.record(hist, comps(engine=(OPERATIONAL, T), **base), T + timedelta(seconds=second), "b")
+    rows = hist.execute("SELECT state, recorded_by FROM statuspage.samples WHERE component = 'engine' "
+                        "ORDER BY minute").fetchall()
+    assert rows == [(OPERATIONAL, "a"), (DOWN, "a"), (DEGRADED, "a")]
+    rollup = hist.execute("SELECT operational, degraded, down, unknown FROM statuspage.daily_rollups "
+                          "WHERE component = 'engine' AND day = %s", (T.date(),)).fetchone()
+    assert rollup == (1, 1, 1, 0)
+
+
+def test_uptime_counts_down_as_unavailable_degraded_as_available_and_no_data_as_nothing() -> None:
+    now = utc(2026, 4, 30, 23, 0)
+    m = history.Minutes
+    rollups = {
+        ("engine", date(2026, 4, 30)): m(operational=1380, down=60),    # 23 h up, 1 h down
+        ("engine", date(2026, 4, 29)): m(operational=1000, degraded=440),
+        ("engine", date(2026, 4, 20)): m(down=1440),
+        ("engine", date(2026, 3, 15)): m(operational=1440),              # inside 90d, outside 30d
+    }
+    last_day = {"engine": m(operational=1380, down=60)}
+    h = history.summarize(["engine", "database"], rollups, last_day, [], utc(2026, 3, 15), now)
+    up = h.uptime["engine"]
+    assert up["24h"] == pytest.approx(1380 / 1440)
+    assert up["7d"] == pytest.approx((1380 + 1000 + 440) / (1440 * 2))
+    assert up["30d"] == pytest.approx((1380 + 1440) / (1440 * 3))
+    assert up["90d"] == pytest.approx((1380 + 1440 + 1440) / (1440 * 4))
+    bars = h.bars["engine"]
+    assert len(bars) == 90 and bars[-1].day == date(2026, 4, 30) and bars[0].day == date(2026, 1, 31)
+    assert bars[-1].uptime == pytest.approx(1380 / 1440)
+    assert [b.uptime for b in bars if b.day == date(2026, 4, 20)] == [0.0]
+    assert bars[0].uptime is None  # before history began: no data, not 100 %
+    assert h.uptime["database"] == {"24h": None, "7d": None, "30d": None, "90d": None}
+    public = h.to_public()["components"]["engine"]
+    assert public["uptime_percent"]["24h"] == pytest.approx(95.833, abs=0.001)
+    assert public["days"][0] == {"day": "2026-01-31", "uptime_percent": None, "degraded_minutes": 0,
+                                 "down_minutes": 0, "incidents": 0}
+
+
+def test_incidents_mark_every_day_they_touch() -> None:
+    now = utc(2026, 4, 30, 12, 0)
+    inc = history.Incident(1, "engine", OPERATIONAL, DOWN, utc(2026, 4, 27, 23, 0), utc(2026, 4, 29, 0, 30), "x")
+    open_now = history.Incident(2, "engine", OPERATIONAL, DEGRADED, utc(2026, 4, 30, 11, 0), None, "y")
+    h = history.summarize(["engine"], {}, {}, [open_now, inc], None, now)
+    marked = {b.day.isoformat(): b.incidents for b in h.bars["engine"] if b.incidents}
+    assert marked == {"2026-04-27": 1, "2026-04-28": 1, "2026-04-29": 1, "2026-04-30": 1}
+    assert open_now.duration_s(now) == 3600
+
+
+def test_retention_prunes_samples_after_14_days_and_rollups_after_400(hist) -> None:
+    for days in (13, 15):
+        hist.execute("INSERT INTO statuspage.samples VALUES ('engine', %s, 'operational', 'a')",
+                     (T - timedelta(days=days),))
+    for days in (399, 401):
+        hist.execute("INSERT INTO statuspage.daily_rollups (component, day, operational) VALUES ('engine', %s, 1)",
+                     ((T - timedelta(days=days)).date(),))
+    assert history.prune(hist, T) == (1, 1)
+    assert hist.execute("SELECT count(*) FROM statuspage.samples").fetchone()[0] == 1
+    assert hist.execute("SELECT min(day) FROM statuspage.daily_rollups").fetchone()[0] == (T - timedelta(days=399)).date()
+    assert history.prune(hist, T) == (0, 0)
+
+
+def test_only_one_of_two_contenders_holds_the_lock_and_the_other_takes_over(hist, pg_dsn) -> None:
+    a, b = history.Leader(pg_dsn, {}), history.Leader(pg_dsn, {})
+    try:
+        assert a.ensure() is True
+        assert b.ensure() is False
+        assert a.ensure() is True and b.ensure() is False  # stable while a lives
+        # a's session is killed from outside: its lock goes with it
+        pid = a.conn.info.backend_pid
+        hist.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        assert b.ensure() is True
+        assert a.ensure() is False  # a notices, reconnects, and follows
+    finally:
+        a.close()
+        b.close()
