@@ -12,7 +12,7 @@ import logging
 import os
 import socket
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -128,7 +128,7 @@ class Incident:
         return int(((self.resolved_at or now) - self.opened_at).total_seconds())
 
     def overlaps(self, day: date) -> bool:
-        start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
         return self.opened_at < start + timedelta(days=1) and (self.resolved_at is None or self.resolved_at >= start)
 
 
@@ -197,7 +197,7 @@ class History:
 def summarize(components: list[str], rollups: dict[tuple[str, date], Minutes], last_day: dict[str, Minutes],
               incidents: list[Incident], began: datetime | None, now: datetime) -> History:
     """Bars and uptime windows from stored minutes (pure)."""
-    today = now.astimezone(timezone.utc).date()
+    today = now.astimezone(UTC).date()
     days = [today - timedelta(days=BAR_DAYS - 1 - i) for i in range(BAR_DAYS)]
     bars, uptime = {}, {}
     for name in components:

@@ -128,7 +128,8 @@ def test_retention_prunes_samples_after_14_days_and_rollups_after_400(hist) -> N
                      ((T - timedelta(days=days)).date(),))
     assert history.prune(hist, T) == (1, 1)
     assert hist.execute("SELECT count(*) FROM statuspage.samples").fetchone()[0] == 1
-    assert hist.execute("SELECT min(day) FROM statuspage.daily_rollups").fetchone()[0] == (T - timedelta(days=399)).date()
+    oldest = hist.execute("SELECT min(day) FROM statuspage.daily_rollups").fetchone()[0]
+    assert oldest == (T - timedelta(days=399)).date()
     assert history.prune(hist, T) == (0, 0)
 
 
