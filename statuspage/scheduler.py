@@ -27,7 +27,7 @@ def refresh_job(rt: Runtime, now: datetime | None = None) -> None:
     now = now or utcnow()
     state, metrics = rt.state, rt.state.metrics
     try:
-        snap = refresh_once(rt.pool, now, rt.settings.db_connect_timeout_s)
+        snap = refresh_once(rt.pool, now, rt.settings.db_connect_timeout_s, state.sealed)
     except SnapshotRejected as exc:
         metrics.refreshes.labels("rejected").inc()
         metrics.db_connected.set(1)

@@ -16,7 +16,7 @@ from psycopg_pool import ConnectionPool
 
 from .config import Settings
 from .metrics import Metrics
-from .snapshot import Snapshot, is_stale
+from .snapshot import SealedCache, Snapshot, is_stale
 from .status import COMPONENTS, Component, Observation, advance, overall
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,7 @@ class AppState:
     components: dict[str, Component] = field(default_factory=dict)
     components_version: int = 0
     job_runs: dict[str, datetime] = field(default_factory=dict)
+    sealed: SealedCache = field(default_factory=SealedCache)  # the snapshot's long-history part
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:

@@ -14,6 +14,7 @@ from statuspage.db import make_pool
 from statuspage.scheduler import refresh_job
 from statuspage.snapshot import (
     DayPoint,
+    SealedCache,
     Snapshot,
     SnapshotRejected,
     WindowStats,
@@ -242,3 +243,44 @@ def test_a_rejected_snapshot_is_counted_and_never_served(writer, make_app) -> No
     assert 'statuspage_refreshes_total{outcome="rejected"} 1.0' in metrics
     assert "statuspage_db_connected 1.0" in metrics
     assert 'statuspage_landing_trades{window="all"} 1.0' in metrics
+
+
+def test_long_history_is_read_once_and_again_only_when_it_changes(writer, pool) -> None:
+    now = datetime.now(UTC)
+    trades = seed.history(300, 120, now - timedelta(minutes=5), seed=5)
+    seed.insert(writer, trades)
+    sealed = SealedCache()
+    first = refresh_once(pool, now, 5, sealed)
+    add_trade(writer, 10_001, now - timedelta(minutes=1), "50")  # a new trade: inside the daily range
+    second = refresh_once(pool, now, 5, sealed)
+    assert sealed.reads == 1
+    assert second.windows["all"].trades == first.windows["all"].trades + 1
+    # a late trade 100 days back changes the sealed range's totals: it is read again, correctly
+    add_trade(writer, 10_002, now - timedelta(days=100), "-1000")
+    third = refresh_once(pool, now, 5, sealed)
+    assert sealed.reads == 2
+    assert third.windows["all"].trades == 302
+    assert third.windows["all"].pnl == sum((t.pnl for t in trades), Decimal(0)) + Decimal("50") - Decimal("1000")
+    assert third.windows["all"].max_drawdown >= Decimal("1000")
+
+
+def test_segments_compose_like_one_run() -> None:
+    runs = [["5", "-3", "2"], ["-10", "4"], [], ["7", "-1", "-6", "2"]]
+
+    def segment(pnls: list[str]) -> WindowStats:
+        values = [Decimal(p) for p in pnls]
+        cum, cums = Decimal(0), [Decimal(0)]
+        for v in values:
+            cum += v
+            cums.append(cum)
+        return WindowStats(
+            trades=len(values), wins=sum(v > 0 for v in values), losses=sum(v < 0 for v in values),
+            pnl=sum(values, Decimal(0)), fees=Decimal(0), best_trade=max(values, default=None),
+            worst_trade=min(values, default=None), gross_profit=sum((v for v in values if v > 0), Decimal(0)),
+            gross_loss=sum((v for v in values if v < 0), Decimal(0)), max_drawdown=_max_drawdown(values),
+            peak=max(cums), trough=min(cums))
+
+    composed = segment(runs[0])
+    for run in runs[1:]:
+        composed = composed.then(segment(run))
+    assert composed == segment([p for run in runs for p in run])
