@@ -6,15 +6,29 @@ import json
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask.blueprints import BlueprintSetupState
 
-from .render import Rendered, RenderCache
+from . import chart
+from .formatting import FILTERS
+from .render import RenderCache, Rendered, etag_of
 from .scheduler import job_intervals, utcnow
 from .snapshot import utc_iso
 from .state import Runtime
 from .status import DEGRADED, OPERATIONAL, jobs_alive
 
 bp = Blueprint("public", __name__)
+
+
+@bp.record_once
+def _setup_templates(setup: BlueprintSetupState) -> None:
+    env = setup.app.jinja_env
+    env.filters.update(FILTERS)
+    env.trim_blocks = env.lstrip_blocks = True  # block tags leave no blank lines in the HTML
+
+
+# The page's polled pieces: templates/_<name>.html, each included by index.html and served alone.
+FRAGMENTS = ("banner", "windows", "components")
 
 WAITING = "no snapshot yet: the page has not completed its first read of the database"
 
@@ -49,26 +63,63 @@ def _views_key(rt: Runtime, now: datetime) -> tuple[int, int, bool]:
     return state.snapshot_version, state.components_version, state.is_stale(now, rt.settings.stale_after_s)
 
 
+# htmx settings for a strict Content-Security-Policy, and 304 meaning "keep what you have": htmx 2
+# swaps every 2xx/3xx by default (src/htmx.js, config.responseHandling), so a bodiless 304 would
+# otherwise blank the region.
+HTMX_CONFIG = json.dumps({
+    "includeIndicatorStyles": False,  # it would inject a <style> element
+    "allowEval": False,
+    "allowScriptTags": False,
+    "historyEnabled": False,
+    "selfRequestsOnly": True,
+    "timeout": 10000,
+    "responseHandling": [
+        {"code": "204", "swap": False},
+        {"code": "304", "swap": False},
+        {"code": "[23]..", "swap": True},
+        {"code": "[45]..", "swap": False, "error": True},
+        {"code": "...", "swap": False},
+    ],
+}, separators=(",", ":"))
+
+
 def page_context(rt: Runtime, now: datetime) -> dict[str, Any]:
     state, snap = rt.state, rt.state.snapshot
     stale = state.is_stale(now, rt.settings.stale_after_s)
     return {
         "overall": state.overall(),
-        "components": [c for c in state.components.values()],
+        "components": list(state.components.values()),
         "snapshot": snap.to_public(stale=stale) if snap else None,
         "as_of": snap.as_of if snap else None,
+        "chart": chart.cumulative_pnl([(p.day, p.cum_pnl) for p in snap.daily]) if snap and snap.daily else None,
         "stale": stale,
-        "rendered_at": now,
+        "now": now,
         "poll_interval_s": rt.settings.poll_interval_s,
     }
+
+
+def _render_page(rt: Runtime, now: datetime) -> bytes:
+    context = page_context(rt, now)
+    # Each region starts with the ETag of exactly the bytes it holds, so its first poll can be a 304.
+    etags = {name: etag_of(render_template(f"_{name}.html", **context).encode()) for name in FRAGMENTS}
+    return render_template("index.html", etags=etags, htmx_config=HTMX_CONFIG, **context).encode()
 
 
 @bp.get("/")
 def index() -> Response:
     rt, now = _rt(), utcnow()
-    rendered = _cache().get("page", _views_key(rt, now),
-                            lambda: render_template("index.html", **page_context(rt, now)).encode())
-    return _send(rendered, "text/html")
+    return _send(_cache().get("page", _views_key(rt, now), lambda: _render_page(rt, now)), "text/html")
+
+
+@bp.get("/fragments/<name>")
+def fragment(name: str) -> Response:
+    """One region of the page for the htmx poll; 304 without a body while the client's copy is current."""
+    if name not in FRAGMENTS:
+        abort(404)
+    rt, now = _rt(), utcnow()
+    rendered = _cache().get(f"fragment:{name}", _views_key(rt, now),
+                            lambda: render_template(f"_{name}.html", **page_context(rt, now)).encode())
+    return _send(rendered, "text/html", max_age=0)
 
 
 @bp.get("/performance/landing")
