@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from . import db, scheduler
 from .config import Settings, load_settings
+from .history import Leader
 from .metrics import Metrics
 from .render import RenderCache
 from .state import AppState, Runtime
@@ -53,7 +54,8 @@ def create_app(settings: Settings | None = None, *, start_background: bool = Tru
 
     metrics = Metrics(CollectorRegistry(auto_describe=True))
     now = scheduler.utcnow()
-    runtime = Runtime(settings=settings, pool=db.make_pool(settings), state=AppState(started_at=now, metrics=metrics))
+    runtime = Runtime(settings=settings, pool=db.make_pool(settings), state=AppState(started_at=now, metrics=metrics),
+                      leader=Leader(settings.history_dsn, db.connect_kwargs(settings, read_only=False)))
     app.extensions["statuspage"] = runtime
     app.extensions["statuspage.render"] = RenderCache()
 

@@ -1,9 +1,33 @@
-"""``python -m statuspage demo | env ...``"""
+"""``python -m statuspage demo | env ... | db migrate``"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+
+
+def _migrate() -> int:
+    import psycopg
+
+    from . import migrate
+    from .config import ConfigError, load_settings, redact_dsn
+
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"statuspage: {problem}", file=sys.stderr)
+        return 1
+    try:
+        with psycopg.connect(settings.history_dsn, autocommit=True,
+                             connect_timeout=max(1, round(settings.db_connect_timeout_s))) as conn:
+            applied = migrate.migrate(conn)
+            print(f"db migrate: {redact_dsn(settings.history_dsn)}: applied {', '.join(applied) or 'nothing'}; "
+                  f"schema at {migrate.applied(conn)[-1]}")
+    except psycopg.Error as exc:
+        print(f"db migrate: failed: {type(exc).__name__}: {exc}".strip(), file=sys.stderr)
+        return 1
+    return 0
 
 
 def main(argv: list[str]) -> int:
@@ -14,6 +38,8 @@ def main(argv: list[str]) -> int:
     demo.add_argument("--trade-every", type=float, default=4.0, metavar="SECONDS",
                       help="how often the simulated engine closes a trade (default 4)")
     sub.add_parser("env", help="check, snapshot and diff environment variables", add_help=False)
+    db = sub.add_parser("db", help="the page's own schema")
+    db.add_argument("action", choices=["migrate"], help="create or upgrade the statuspage schema")
     if argv[:1] == ["env"]:
         from . import envtools
 
@@ -23,6 +49,8 @@ def main(argv: list[str]) -> int:
         from . import demo as demo_module
 
         demo_module.run(args.port, args.trade_every)
+    elif args.command == "db":
+        return _migrate()
     return 0
 
 

@@ -75,6 +75,30 @@ def text(raw: str) -> str:
     return raw
 
 
+def non_negative_int(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError("must be a whole number") from None
+    if value < 0:
+        raise ValueError("must be 0 or more")
+    return value
+
+
+OPS_TOKEN_MIN_LENGTH = 16
+
+
+def ops_token(raw: str) -> str:
+    """A bearer token an operator can send in a header: long, printable ASCII, no spaces."""
+    # Never echo the raw value: it is the credential of the operator view.
+    if len(raw) < OPS_TOKEN_MIN_LENGTH:
+        raise ValueError(f"must be at least {OPS_TOKEN_MIN_LENGTH} characters; generate one with "
+                         "python -c 'import secrets; print(secrets.token_urlsafe(32))'")
+    if not all("!" <= ch <= "~" for ch in raw):
+        raise ValueError("must be printable ASCII without spaces, so it can be sent as a Bearer token")
+    return raw
+
+
 def database_url(raw: str) -> str:
     """A PostgreSQL URL that names its host: no socket or localhost guesswork."""
     # Never echo the raw value: it carries the password.
@@ -115,6 +139,8 @@ _DSN_HELP = "set DATABASE_URL to the engine database, e.g. postgresql://user:pas
 SETTINGS: tuple[Setting, ...] = (
     Setting("DATABASE_URL", database_url, None, "PostgreSQL URL of the engine's database (read-only use).",
             required=True, secret=True),
+    Setting("HISTORY_DATABASE_URL", database_url, None,
+            "PostgreSQL URL for the page's own history schema; unset: DATABASE_URL.", secret=True),
     Setting("REFRESH_INTERVAL_S", positive_number, "60", "Seconds between landing-snapshot refreshes."),
     Setting("STALE_AFTER_S", positive_number, "180", "Age in seconds after which the served snapshot is stale."),
     Setting("DB_CONNECT_TIMEOUT_S", positive_number, "5", "Connect timeout for database connections."),
@@ -130,12 +156,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TRACKER_JSON_PATH", text, None, "Engine tracker file, compared with the database (drift only)."),
     Setting("POLL_INTERVAL_S", positive_number, "15", "Seconds between the page's HTMX polls."),
     Setting("LOG_LEVEL", log_level, "INFO", "DEBUG, INFO, WARNING or ERROR."),
+    Setting("TRUSTED_PROXY_HOPS", non_negative_int, "0",
+            "Proxies in front of the page whose X-Forwarded-* headers are trusted; 0 trusts none."),
+    Setting("OPS_TOKEN", ops_token, None, "Bearer token of the operator view (/ops); unset: the view is off.",
+            secret=True),
 )
 
 
 @dataclass(frozen=True)
 class Settings:
     database_url: str = field(repr=False)  # carries the password
+    history_database_url: str | None = field(repr=False)
     refresh_interval_s: float
     stale_after_s: float
     db_connect_timeout_s: float
@@ -150,6 +181,14 @@ class Settings:
     tracker_json_path: str | None
     poll_interval_s: float
     log_level: str
+    trusted_proxy_hops: int
+    ops_token: str | None = field(repr=False)  # the operator view's credential
+
+    @property
+    def history_dsn(self) -> str:
+        """Where history is written: its own URL when given (a role that may write only the
+        statuspage schema), else the engine database's."""
+        return self.history_database_url or self.database_url
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

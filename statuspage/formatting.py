@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from .feeds import duration
+from .history import bar_kind, bar_tip, uptime_text
 from .snapshot import utc_iso
 from .status import ago
 
@@ -74,4 +76,5 @@ def iso(moment: datetime | None) -> str:
 
 
 FILTERS = {"sign": sign, "amount": amount, "signed": signed, "percent": percent, "ratio": ratio,
-           "clock": clock, "stamp": stamp, "age": age, "iso": iso}
+           "clock": clock, "stamp": stamp, "age": age, "iso": iso, "uptime": uptime_text, "bar_kind": bar_kind,
+           "bar_tip": bar_tip, "duration": duration}

@@ -39,10 +39,10 @@ class Leader:
 
     def __init__(self, dsn: str, connect_kwargs: dict[str, Any]) -> None:
         self._dsn = dsn
-        self._kwargs = {**connect_kwargs, "autocommit": True}
+        self.me = identity()
+        self._kwargs = {**connect_kwargs, "autocommit": True, "application_name": f"statuspage-history {self.me}"}
         self.conn: psycopg.Connection | None = None
         self.is_leader = False
-        self.me = identity()
 
     def ensure(self) -> bool:
         """Check the session (a dead one loses the lock with it), reconnect, try the lock."""
@@ -53,8 +53,7 @@ class Leader:
                 self._drop("history connection lost")
         if self.conn is None:
             try:
-                self.conn = psycopg.connect(self._dsn, **self._kwargs,
-                                            application_name=f"statuspage-history {self.me}")
+                self.conn = psycopg.connect(self._dsn, **self._kwargs)
             except psycopg.Error as exc:
                 log.warning("history: cannot connect: %s", type(exc).__name__)
                 return False
@@ -192,6 +191,41 @@ class History:
                 "duration_s": i.duration_s(self.read_at), "detail": i.detail,
             } for i in self.incidents],
         }
+
+
+def bar_kind(bar: DayBar) -> str:
+    """How a day's bar is drawn: none (no data), ok, degraded (available but marked), partial, down."""
+    uptime = bar.uptime
+    if uptime is None:
+        return "none"
+    if uptime < 0.95:
+        return "down"
+    if uptime < 0.999:
+        return "partial"
+    return "degraded" if bar.minutes.degraded or bar.incidents else "ok"
+
+
+def bar_tip(bar: DayBar) -> str:
+    """What hover or focus shows: "2026-04-30: 99.93 % up, 1 min down, 1 incident"."""
+    if bar.uptime is None:
+        return f"{bar.day.isoformat()}: no data"
+    parts = [f"{bar.day.isoformat()}: {uptime_text(bar.uptime)} up"]
+    if bar.minutes.down:
+        parts.append(f"{bar.minutes.down} min down")
+    if bar.minutes.degraded:
+        parts.append(f"{bar.minutes.degraded} min degraded")
+    if bar.incidents:
+        parts.append(f"{bar.incidents} incident" + ("s" if bar.incidents > 1 else ""))
+    return ", ".join(parts)
+
+
+def uptime_text(uptime: float | None) -> str:
+    """"99.95 %", "100 %", or "no data"; never rounds an outage up to 100 %."""
+    if uptime is None:
+        return "no data"
+    if uptime == 1:
+        return "100 %"
+    return f"{min(uptime * 100, 99.99):.2f} %"
 
 
 def summarize(components: list[str], rollups: dict[tuple[str, date], Minutes], last_day: dict[str, Minutes],

@@ -47,6 +47,9 @@ class Metrics:
             "statuspage_tracker_drift_trades",
             "Tracker file trade count minus the database's (operator diagnostics only).",
             registry=registry, multiprocess_mode="livemostrecent")
+        self.history_leader = Gauge(
+            "statuspage_history_leader", "1 in the one process that writes history, else 0.",
+            registry=registry, multiprocess_mode="livesum")
         # Make every labelled series visible from the start, so an alert on a missing series is not needed.
         for outcome in REFRESH_OUTCOMES:
             self.refreshes.labels(outcome)

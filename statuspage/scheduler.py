@@ -7,13 +7,14 @@ import logging
 import os
 from datetime import UTC, datetime
 
+import psycopg
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from . import probes
+from . import history, probes
 from .snapshot import SnapshotRejected, refresh_once
 from .state import Runtime
-from .status import database_observation, engine_observation, metrics_observation, snapshot_observation
+from .status import COMPONENTS, database_observation, engine_observation, metrics_observation, snapshot_observation
 
 log = logging.getLogger(__name__)
 
@@ -98,21 +99,42 @@ def probe_local_job(rt: Runtime, now: datetime | None = None) -> None:
     rt.state.ran("probe_local", now)
 
 
+def history_job(rt: Runtime, now: datetime | None = None) -> None:
+    """The leader records state changes, incidents and samples; every process reads the summary."""
+    now = now or utcnow()
+    leader, state = rt.leader, rt.state
+    try:
+        if leader.ensure():
+            history.record(leader.conn, state.components, now, leader.me)
+            history.prune(leader.conn, now)
+        if leader.conn is not None:
+            state.publish_history(history.read(leader.conn, list(COMPONENTS), now))
+        state.history_error = ""
+    except psycopg.Error as exc:
+        error = f"{type(exc).__name__}: {exc}".strip()
+        if error != state.history_error:  # once per distinct failure, not every run
+            log.warning("history: %s", error)
+        state.history_error = error
+    state.metrics.history_leader.set(1 if leader.is_leader else 0)
+    state.ran("history", now)
+
+
 def job_intervals(rt: Runtime) -> dict[str, float]:
     s = rt.settings
     return {"refresh": s.refresh_interval_s, "probe_database": s.probe_interval_s,
-            "probe_engine": s.probe_interval_s, "probe_local": s.probe_interval_s}
+            "probe_engine": s.probe_interval_s, "probe_local": s.probe_interval_s,
+            "history": s.probe_interval_s}
 
 
 def start(rt: Runtime) -> BackgroundScheduler:
     """One scheduler per process; every job runs once right away, never two at a time."""
     scheduler = BackgroundScheduler(
         timezone=UTC,
-        executors={"default": ThreadPoolExecutor(max_workers=4)},
+        executors={"default": ThreadPoolExecutor(max_workers=8)},  # a thread for every job: none waits
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
     )
     jobs = {"refresh": refresh_job, "probe_database": probe_database_job,
-            "probe_engine": probe_engine_job, "probe_local": probe_local_job}
+            "probe_engine": probe_engine_job, "probe_local": probe_local_job, "history": history_job}
     for job_id, interval in job_intervals(rt).items():
         scheduler.add_job(jobs[job_id], "interval", seconds=interval, args=[rt], id=job_id,
                           next_run_time=utcnow())

@@ -15,6 +15,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from psycopg_pool import ConnectionPool
 
 from .config import Settings
+from .history import History, Leader
 from .metrics import Metrics
 from .snapshot import SealedCache, Snapshot, is_stale
 from .status import COMPONENTS, Component, Observation, advance, overall
@@ -34,6 +35,9 @@ class AppState:
     components_version: int = 0
     job_runs: dict[str, datetime] = field(default_factory=dict)
     sealed: SealedCache = field(default_factory=SealedCache)  # the snapshot's long-history part
+    history: History | None = None
+    history_version: int = 0
+    history_error: str = ""  # operator detail of the last failed history run
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -58,6 +62,12 @@ class AppState:
         self.metrics.record_component(name, after.state)
         return after
 
+    def publish_history(self, history: History) -> None:
+        changed = self.history is None or _public_history(self.history) != _public_history(history)
+        self.history = history
+        if changed:
+            self.history_version += 1
+
     def ran(self, job: str, now: datetime) -> None:
         self.job_runs[job] = now
 
@@ -76,9 +86,21 @@ class Runtime:
     settings: Settings
     pool: ConnectionPool
     state: AppState
+    leader: Leader
     scheduler: BaseScheduler | None = None
 
     def close(self) -> None:
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        self.leader.close()
         self.pool.close(timeout=2)
+
+
+def _public_history(history: History) -> dict[str, object]:
+    """What the page shows of a history read, without the read time itself."""
+    public = history.to_public()
+    public.pop("read_at")
+    for incident in public["incidents"]:
+        if incident["resolved_at"] is None:
+            incident.pop("duration_s")  # grows every second while open; shown as "ongoing"
+    return public

@@ -6,16 +6,17 @@ import json
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from flask.blueprints import BlueprintSetupState
 
 from . import chart
+from .feeds import BADGE_COLOURS, atom, text_width
 from .formatting import FILTERS
 from .render import RenderCache, Rendered, etag_of
 from .scheduler import job_intervals, utcnow
 from .snapshot import utc_iso
 from .state import Runtime
-from .status import DEGRADED, OPERATIONAL, jobs_alive
+from .status import COMPONENTS, DEGRADED, OPERATIONAL, jobs_alive
 
 bp = Blueprint("public", __name__)
 
@@ -28,7 +29,7 @@ def _setup_templates(setup: BlueprintSetupState) -> None:
 
 
 # The page's polled pieces: templates/_<name>.html, each included by index.html and served alone.
-FRAGMENTS = ("banner", "windows", "components")
+FRAGMENTS = ("banner", "windows", "components", "history")
 
 WAITING = "no snapshot yet: the page has not completed its first read of the database"
 
@@ -57,10 +58,11 @@ def _json(payload: Any, status: int = 200) -> Response:
     return response
 
 
-def _views_key(rt: Runtime, now: datetime) -> tuple[int, int, bool]:
+def _views_key(rt: Runtime, now: datetime) -> tuple[int, int, bool, int]:
     """What the page, its fragments and status.json depend on."""
     state = rt.state
-    return state.snapshot_version, state.components_version, state.is_stale(now, rt.settings.stale_after_s)
+    return (state.snapshot_version, state.components_version, state.is_stale(now, rt.settings.stale_after_s),
+            state.history_version)
 
 
 # htmx settings for a strict Content-Security-Policy, and 304 meaning "keep what you have": htmx 2
@@ -93,6 +95,7 @@ def page_context(rt: Runtime, now: datetime) -> dict[str, Any]:
         "as_of": snap.as_of if snap else None,
         "chart": chart.cumulative_pnl([(p.day, p.cum_pnl) for p in snap.daily]) if snap and snap.daily else None,
         "stale": stale,
+        "history": state.history,
         "now": now,
         "poll_interval_s": rt.settings.poll_interval_s,
     }
@@ -191,3 +194,42 @@ def healthz() -> Response:
         return _json({"status": "failing", "jobs": jobs}, 503)
     status = "ok" if rt.state.overall() == "operational" else "degraded"
     return _json({"status": status, "overall": rt.state.overall()}, 200)
+
+
+@bp.get("/history.json")
+def history_json() -> Response:
+    """Uptime per component and day, and incidents newest first, as of the last history read."""
+    rt = _rt()
+    history = rt.state.history
+    if history is None:
+        return _json({"error": "no history yet: the page has not read its history table"}, 503)
+    rendered = _cache().get("history.json", rt.state.history_version,
+                            lambda: json.dumps(history.to_public(), separators=(",", ":")).encode())
+    return _send(rendered, "application/json", max_age=60)
+
+
+@bp.get("/history.atom")
+def history_atom() -> Response:
+    rt, root = _rt(), request.url_root
+    page_url, feed_url = url_for("public.index", _external=True), url_for("public.history_atom", _external=True)
+    rendered = _cache().get(f"history.atom:{root}", rt.state.history_version,
+                            lambda: atom(rt.state.history, page_url, feed_url, utcnow()))
+    return _send(rendered, "application/atom+xml", max_age=60)
+
+
+@bp.get("/badge/<name>.svg")
+def badge(name: str) -> Response:
+    """A small embeddable badge: overall status, or one component's state."""
+    rt = _rt()
+    if name == "overall":
+        label, state = "status", rt.state.overall()
+    elif name in COMPONENTS:
+        label, state = name, rt.state.components[name].state
+    else:
+        abort(404)
+
+    def build() -> bytes:
+        return render_template("badge.svg", label=label, state=state, lw=text_width(label), rw=text_width(state),
+                               colour=BADGE_COLOURS[state]).encode()
+
+    return _send(_cache().get(f"badge:{name}", state, build), "image/svg+xml", max_age=60)

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from flask import Flask
 
-from statuspage import create_app, seed
+from statuspage import create_app, migrate, seed
 from statuspage.config import Settings, load_settings
 from statuspage.pgserver import EmbeddedPostgres
 
@@ -23,12 +23,19 @@ FAST = {"REFRESH_INTERVAL_S": "1", "STALE_AFTER_S": "30", "PROBE_INTERVAL_S": "1
         "POLL_INTERVAL_S": "1", "DB_CONNECT_TIMEOUT_S": "2"}
 
 
+def _migrate(dsn: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        migrate.migrate(conn)
+
+
 @pytest.fixture(scope="session")
 def pg_dsn() -> Iterator[str]:
     if os.environ.get("TEST_DATABASE_URL"):
+        _migrate(os.environ["TEST_DATABASE_URL"])
         yield os.environ["TEST_DATABASE_URL"]
         return
     with EmbeddedPostgres() as server:
+        _migrate(server.dsn)
         yield server.dsn
 
 
@@ -38,6 +45,8 @@ def writer(pg_dsn: str) -> Iterator[psycopg.Connection]:
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS closed_trades")
         seed.create_schema(conn)
+        conn.execute("TRUNCATE statuspage.state_changes, statuspage.samples, statuspage.daily_rollups, "
+                     "statuspage.incidents")
         yield conn
 
 
@@ -87,6 +96,7 @@ def private_pg() -> Iterator[EmbeddedPostgres]:
     """A cluster of the test's own, for tests that stop and start the database."""
     server = EmbeddedPostgres()
     server.start()
+    _migrate(server.dsn)
     yield server
     server.destroy()
 
