@@ -235,8 +235,10 @@ def test_blueprint_health_check_is_healthz() -> None:
     assert web_service()["healthCheckPath"] == "/healthz"
 
 
-def test_blueprint_runs_env_check_before_each_deploy() -> None:
-    assert web_service()["preDeployCommand"] == "python -m statuspage env check"
+def test_blueprint_runs_env_check_then_migrations_before_each_deploy() -> None:
+    # the check first: a deploy missing a variable stops before anything touches the database
+    assert web_service()["preDeployCommand"].split(" && ") == ["python -m statuspage env check",
+                                                               "python -m statuspage db migrate"]
 
 
 def test_blueprint_takes_database_url_from_its_database() -> None:
