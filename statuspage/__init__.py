@@ -13,6 +13,7 @@ from . import db, scheduler
 from .config import Settings, load_settings
 from .history import Leader
 from .metrics import Metrics
+from .notify import Notifier
 from .render import RenderCache
 from .state import AppState, Runtime
 
@@ -54,8 +55,12 @@ def create_app(settings: Settings | None = None, *, start_background: bool = Tru
 
     metrics = Metrics(CollectorRegistry(auto_describe=True))
     now = scheduler.utcnow()
+    history_kwargs = db.connect_kwargs(settings, read_only=False)
+    leader = Leader(settings.history_dsn, history_kwargs)
+    notifier = Notifier(settings.history_dsn, history_kwargs, settings.notify_webhook_urls or [], settings.public_url,
+                        settings.notify_timeout_s, leader.me)
     runtime = Runtime(settings=settings, pool=db.make_pool(settings), state=AppState(started_at=now, metrics=metrics),
-                      leader=Leader(settings.history_dsn, db.connect_kwargs(settings, read_only=False)))
+                      leader=leader, notifier=notifier)
     app.extensions["statuspage"] = runtime
     app.extensions["statuspage.render"] = RenderCache()
 

@@ -1,4 +1,4 @@
-"""``python -m statuspage demo | env ... | db migrate``"""
+"""``python -m statuspage demo | env ... | db migrate | notify test``"""
 
 from __future__ import annotations
 
@@ -30,6 +30,27 @@ def _migrate() -> int:
     return 0
 
 
+def _notify_test() -> int:
+    from . import notify
+    from .config import ConfigError, load_settings
+    from .scheduler import utcnow
+
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"statuspage: {problem}", file=sys.stderr)
+        return 1
+    urls = settings.notify_webhook_urls or []
+    if not urls:
+        print("notify test: NOTIFY_WEBHOOK_URLS is not set: no receiver to test", file=sys.stderr)
+        return 1
+    results = notify.send_test(urls, settings.public_url, settings.notify_timeout_s, utcnow())
+    for receiver, attempt in results:
+        print(f"notify test: {receiver}: {attempt.outcome} ({attempt.detail})")
+    return 0 if all(attempt.outcome == "delivered" for _, attempt in results) else 1
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m statuspage")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -40,6 +61,8 @@ def main(argv: list[str]) -> int:
     sub.add_parser("env", help="check, snapshot and diff environment variables", add_help=False)
     db = sub.add_parser("db", help="the page's own schema")
     db.add_argument("action", choices=["migrate"], help="create or upgrade the statuspage schema")
+    notify = sub.add_parser("notify", help="webhook notifications")
+    notify.add_argument("action", choices=["test"], help="send a marked test message to every receiver")
     if argv[:1] == ["env"]:
         from . import envtools
 
@@ -51,6 +74,8 @@ def main(argv: list[str]) -> int:
         demo_module.run(args.port, args.trade_every)
     elif args.command == "db":
         return _migrate()
+    elif args.command == "notify":
+        return _notify_test()
     return 0
 
 

@@ -71,6 +71,17 @@ def log_level(raw: str) -> str:
     return value
 
 
+def url_list(raw: str) -> list[str]:
+    """Comma-separated http(s) URLs; the reason names the position, never the URL (it holds a token)."""
+    urls = [part.strip() for part in raw.split(",") if part.strip()]
+    for position, url in enumerate(urls, start=1):
+        try:
+            http_url(url)
+        except ValueError as exc:
+            raise ValueError(f"entry {position} {exc}") from None
+    return urls
+
+
 def text(raw: str) -> str:
     return raw
 
@@ -156,6 +167,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TRACKER_JSON_PATH", text, None, "Engine tracker file, compared with the database (drift only)."),
     Setting("POLL_INTERVAL_S", positive_number, "15", "Seconds between the page's HTMX polls."),
     Setting("LOG_LEVEL", log_level, "INFO", "DEBUG, INFO, WARNING or ERROR."),
+    Setting("NOTIFY_WEBHOOK_URLS", url_list, None, "Comma-separated webhook URLs told of incidents.", secret=True),
+    Setting("NOTIFY_MIN_INCIDENT_S", positive_number, "60", "Incidents shorter than this notify nobody (flaps)."),
+    Setting("NOTIFY_RETRY_FOR_S", positive_number, "3600", "How long a failing delivery is retried."),
+    Setting("NOTIFY_TIMEOUT_S", positive_number, "5", "Timeout of one webhook request."),
+    Setting("PUBLIC_URL", http_url, None, "The page's public address, linked from notifications."),
     Setting("TRUSTED_PROXY_HOPS", non_negative_int, "0",
             "Proxies in front of the page whose X-Forwarded-* headers are trusted; 0 trusts none."),
     Setting("OPS_TOKEN", ops_token, None, "Bearer token of the operator view (/ops); unset: the view is off.",
@@ -181,6 +197,11 @@ class Settings:
     tracker_json_path: str | None
     poll_interval_s: float
     log_level: str
+    notify_webhook_urls: list[str] | None = field(repr=False)  # each carries its token
+    notify_min_incident_s: float
+    notify_retry_for_s: float
+    notify_timeout_s: float
+    public_url: str | None
     trusted_proxy_hops: int
     ops_token: str | None = field(repr=False)  # the operator view's credential
 

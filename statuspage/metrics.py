@@ -50,9 +50,14 @@ class Metrics:
         self.history_leader = Gauge(
             "statuspage_history_leader", "1 in the one process that writes history, else 0.",
             registry=registry, multiprocess_mode="livesum")
+        self.notifications = Counter(
+            "statuspage_notifications", "Webhook delivery attempts by outcome (delivered, retry, failed).",
+            ["outcome"], registry=registry)
         # Make every labelled series visible from the start, so an alert on a missing series is not needed.
         for outcome in REFRESH_OUTCOMES:
             self.refreshes.labels(outcome)
+        for outcome in ("delivered", "retry", "failed"):
+            self.notifications.labels(outcome)
         self.db_connected.set(0)
 
     def record_snapshot(self, snap: Snapshot) -> None:

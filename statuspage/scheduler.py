@@ -11,7 +11,7 @@ import psycopg
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from . import history, probes
+from . import history, notify, probes
 from .snapshot import SnapshotRejected, refresh_once
 from .state import Runtime
 from .status import COMPONENTS, database_observation, engine_observation, metrics_observation, snapshot_observation
@@ -107,6 +107,9 @@ def history_job(rt: Runtime, now: datetime | None = None) -> None:
         if leader.ensure():
             history.record(leader.conn, state.components, now, leader.me)
             history.prune(leader.conn, now)
+            s = rt.settings
+            notify.enqueue(leader.conn, s.notify_webhook_urls or [], now, s.notify_min_incident_s,
+                           s.notify_retry_for_s)
         if leader.conn is not None:
             state.publish_history(history.read(leader.conn, list(COMPONENTS), now))
         state.history_error = ""
@@ -119,11 +122,25 @@ def history_job(rt: Runtime, now: datetime | None = None) -> None:
     state.ran("history", now)
 
 
+def notify_job(rt: Runtime, now: datetime | None = None) -> None:
+    """The leader sends what the outbox holds; a receiver that hangs delays only this job."""
+    now = now or utcnow()
+    try:
+        if rt.leader.is_leader:
+            for outcome, count in rt.notifier.deliver_due(now).items():
+                if count:
+                    rt.state.metrics.notifications.labels(outcome).inc(count)
+    except psycopg.Error as exc:
+        log.warning("notify: %s", type(exc).__name__)
+        rt.notifier.close()  # reconnect on the next run
+    rt.state.ran("notify", now)
+
+
 def job_intervals(rt: Runtime) -> dict[str, float]:
     s = rt.settings
     return {"refresh": s.refresh_interval_s, "probe_database": s.probe_interval_s,
             "probe_engine": s.probe_interval_s, "probe_local": s.probe_interval_s,
-            "history": s.probe_interval_s}
+            "history": s.probe_interval_s, "notify": min(s.probe_interval_s, 5.0)}
 
 
 def start(rt: Runtime) -> BackgroundScheduler:
@@ -134,7 +151,8 @@ def start(rt: Runtime) -> BackgroundScheduler:
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
     )
     jobs = {"refresh": refresh_job, "probe_database": probe_database_job,
-            "probe_engine": probe_engine_job, "probe_local": probe_local_job, "history": history_job}
+            "probe_engine": probe_engine_job, "probe_local": probe_local_job, "history": history_job,
+            "notify": notify_job}
     for job_id, interval in job_intervals(rt).items():
         scheduler.add_job(jobs[job_id], "interval", seconds=interval, args=[rt], id=job_id,
                           next_run_time=utcnow())

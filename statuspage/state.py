@@ -17,6 +17,7 @@ from psycopg_pool import ConnectionPool
 from .config import Settings
 from .history import History, Leader
 from .metrics import Metrics
+from .notify import Notifier
 from .snapshot import SealedCache, Snapshot, is_stale
 from .status import COMPONENTS, Component, Observation, advance, overall
 
@@ -87,11 +88,13 @@ class Runtime:
     pool: ConnectionPool
     state: AppState
     leader: Leader
+    notifier: Notifier
     scheduler: BaseScheduler | None = None
 
     def close(self) -> None:
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        self.notifier.close()
         self.leader.close()
         self.pool.close(timeout=2)
 

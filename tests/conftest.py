@@ -46,7 +46,7 @@ def writer(pg_dsn: str) -> Iterator[psycopg.Connection]:
         conn.execute("DROP TABLE IF EXISTS closed_trades")
         seed.create_schema(conn)
         conn.execute("TRUNCATE statuspage.state_changes, statuspage.samples, statuspage.daily_rollups, "
-                     "statuspage.incidents")
+                     "statuspage.incidents, statuspage.notifications")
         yield conn
 
 

@@ -1,0 +1,185 @@
+"""Incident notifications to webhooks, exactly once across workers and instances.
+
+Only the history leader writes the outbox (``enqueue``, in the history job) and only the leader
+sends (``Notifier.deliver_due``, in a job of its own so a slow receiver delays nothing else). A row
+is claimed under a lease before its send and settled after it: a leader that dies mid-send leaves
+the row to the next leader once the lease runs out; a delivered row is never claimed again.
+Receivers see an ``Idempotency-Key`` per row, which also covers the one case no outbox can: a
+sender that dies after the receiver answered and before the row was settled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg
+from psycopg.rows import dict_row
+
+from .db import sql
+from .feeds import COMPONENT_NAMES, duration
+
+log = logging.getLogger(__name__)
+
+SLACK_HOSTS = {"hooks.slack.com"}
+DISCORD_HOSTS = {"discord.com", "discordapp.com", "ptb.discord.com", "canary.discord.com"}
+MAX_BACKOFF_S = 300.0
+BATCH = 20  # rows per run: a long outbox drains over several runs instead of holding one
+
+
+def receiver_id(url: str) -> str:
+    """How the outbox names a receiver: its URL carries a token and never goes to the database."""
+    return hashlib.sha256(url.encode()).hexdigest()[:16]
+
+
+def redact_url(url: str) -> str:
+    """``https://hooks.slack.com/…``: enough to tell receivers apart, nothing of the token."""
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}/…"
+
+
+def message_text(message: dict[str, Any]) -> str:
+    """The one-line form chat webhooks get."""
+    name = COMPONENT_NAMES.get(message["component"], message["component"])
+    link = f" {message['page_url']}" if message.get("page_url") else ""
+    if message["event"] == "incident.test":
+        return f"[test] statuspage test message: notifications reach this channel.{link}"
+    if message["event"] == "incident.opened":
+        detail = f": {message['detail']}" if message.get("detail") else ""
+        return (f"[{message['to'].upper()}] {name} is {message['to']} (was {message['from']}) "
+                f"since {message['at']}{detail}.{link}")
+    return f"[RESOLVED] {name} is operational again after {duration(message['duration_s'] or 0)}.{link}"
+
+
+def request_body(url: str, message: dict[str, Any]) -> bytes:
+    """Slack and Discord incoming webhooks get their own format; everyone else the JSON event."""
+    host = urlsplit(url).hostname or ""
+    if host in SLACK_HOSTS:
+        return json.dumps({"text": message_text(message)}).encode()
+    if host in DISCORD_HOSTS:
+        return json.dumps({"content": message_text(message)}).encode()
+    return json.dumps(message, separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True)
+class Attempt:
+    outcome: str  # delivered, retry or failed
+    detail: str  # for the operator: status code or error, never the URL
+
+
+def post(url: str, body: bytes, timeout_s: float, key: str) -> Attempt:
+    request = urllib.request.Request(url, data=body, method="POST", headers={
+        "Content-Type": "application/json", "User-Agent": "statuspage-notify/1", "Idempotency-Key": key})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            response.read(65536)
+            return Attempt("delivered", f"HTTP {response.status}")
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        # 429 and 5xx may pass; any other 4xx says this message will never be accepted
+        final = 400 <= exc.code < 500 and exc.code != 429
+        return Attempt("failed" if final else "retry", f"HTTP {exc.code}")
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return Attempt("retry", f"{type(reason).__name__}: {reason}"[:200])
+
+
+def backoff_s(attempts: int, rng: random.Random) -> float:
+    """Exponential from 2 s, capped at 5 min, with jitter so receivers are not hit in step."""
+    return min(MAX_BACKOFF_S, 2.0 * 2 ** (attempts - 1)) * rng.uniform(0.5, 1.0)
+
+
+def enqueue(conn: psycopg.Connection, urls: list[str], now: datetime, min_incident_s: float,
+            retry_for_s: float) -> int:
+    """Write outbox rows for incident events not yet queued; returns how many were added."""
+    if not urls:
+        return 0
+    cur = conn.execute(sql("notify_enqueue"), {"now": now, "min_s": min_incident_s, "retry_s": retry_for_s,
+                                               "receivers": [receiver_id(u) for u in urls]})
+    return cur.rowcount
+
+
+class Notifier:
+    """The sending side, with a database connection of its own."""
+
+    def __init__(self, dsn: str, connect_kwargs: dict[str, Any], urls: list[str], page_url: str | None,
+                 timeout_s: float, me: str) -> None:
+        self._dsn, self._kwargs = dsn, {**connect_kwargs, "autocommit": True}
+        self.urls = {receiver_id(url): url for url in urls}
+        self.page_url, self.timeout_s, self.me = page_url, timeout_s, me
+        self.conn: psycopg.Connection | None = None
+        self._rng = random.Random()
+
+    def _connection(self) -> psycopg.Connection:
+        if self.conn is None or self.conn.closed:
+            self.conn = psycopg.connect(self._dsn, **self._kwargs)
+        return self.conn
+
+    def deliver_due(self, now: datetime) -> dict[str, int]:
+        """Send what is due, one row at a time; returns counts by outcome."""
+        counts = {"delivered": 0, "retry": 0, "failed": 0}
+        if not self.urls:
+            return counts
+        conn = self._connection()
+        receivers = list(self.urls)
+        conn.execute(sql("notify_orphans"), {"receivers": receivers})
+        for _ in range(BATCH):
+            with conn.cursor(row_factory=dict_row) as cur:
+                row = cur.execute(sql("notify_claim"), {"me": self.me, "now": now, "receivers": receivers,
+                                                         "lease_s": self.timeout_s + 10}).fetchone()
+            if row is None:
+                break
+            url = self.urls[row["receiver"]]
+            message = {**row["payload"], "page_url": self.page_url}
+            attempt = post(url, request_body(url, message), self.timeout_s, key=f"statuspage-{row['id']}")
+            status, next_at = "pending", now
+            if attempt.outcome == "delivered":
+                status = "delivered"
+            elif attempt.outcome == "failed" or now >= row["give_up_at"]:
+                status = "failed"
+            else:
+                next_at = now + timedelta(seconds=backoff_s(row["attempts"], self._rng))
+            outcome = "retry" if status == "pending" else status
+            counts[outcome] += 1
+            conn.execute(sql("notify_settle"), {"id": row["id"], "me": self.me, "status": status,
+                                                 "next_attempt_at": next_at, "error": "" if status == "delivered"
+                                                 else attempt.detail, "now": now})
+            level = logging.INFO if status == "delivered" else logging.WARNING
+            log.log(level, "notify: %s #%s to %s: %s (%s, attempt %s)", row["event"], row["id"],
+                    redact_url(url), outcome, attempt.detail, row["attempts"])
+        return counts
+
+    def failures(self, limit: int = 10) -> list[dict[str, Any]]:
+        """The latest failed deliveries, for the operator view."""
+        with self._connection().cursor(row_factory=dict_row) as cur:
+            rows = cur.execute(
+                "SELECT id, event, receiver, attempts, last_error, created_at FROM statuspage.notifications "
+                "WHERE status = 'failed' ORDER BY id DESC LIMIT %s", (limit,)).fetchall()
+        for row in rows:
+            url = self.urls.get(row.pop("receiver"))
+            row["receiver"] = redact_url(url) if url else "(no longer configured)"
+        return rows
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+def send_test(urls: list[str], page_url: str | None, timeout_s: float,
+              now: datetime) -> list[tuple[str, Attempt]]:
+    """``python -m statuspage notify test``: one marked test message to each receiver, no outbox."""
+    message = {"event": "incident.test", "component": "statuspage", "from": None, "to": None,
+               "at": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "duration_s": None, "test": True,
+               "detail": "test message from python -m statuspage notify test; no incident", "page_url": page_url}
+    key = f"statuspage-test-{int(now.timestamp())}"
+    return [(redact_url(url), post(url, request_body(url, message), timeout_s, key)) for url in urls]
