@@ -1,0 +1,154 @@
+"""Gunicorn settings and server hooks: ``gunicorn -c gunicorn.conf.py wsgi:app``.
+
+The master process only validates, forks and supervises: it builds no app, holds no database
+connection and runs no thread. Each worker imports ``wsgi`` after the fork and so builds its own
+pool and its own scheduler; /metrics on the same port aggregates every worker through
+PROMETHEUS_MULTIPROC_DIR.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+# prometheus_client picks its storage when first imported, and statuspage imports it: the shared
+# directory must be in the environment before the imports below, and workers inherit it.
+_METRICS_DIR_PREFIX = "statuspage-metrics-"
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix=_METRICS_DIR_PREFIX)
+_METRICS_DIR = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+
+from gunicorn import glogging  # noqa: E402
+from prometheus_client import multiprocess  # noqa: E402
+
+from statuspage.config import ConfigError, load_settings, port_number, positive_int  # noqa: E402
+
+_PROBLEMS: list[str] = []  # reported by on_starting, before anything binds or forks
+
+
+def _env(name: str, parse: Callable[[str], Any], default: str) -> Any:
+    """A variable of gunicorn's own, parsed by statuspage.config's parsers; a bad one is noted."""
+    raw = os.environ.get(name, "").strip() or default
+    try:
+        return parse(raw)
+    except ValueError as exc:
+        _PROBLEMS.append(f"{name} {exc}, got {raw!r}")  # neither is a secret
+        return parse(default)
+
+
+# --- server ---
+
+bind = f"0.0.0.0:{_env('PORT', port_number, '8000')}"  # Render routes to $PORT on all interfaces
+workers = _env("WEB_CONCURRENCY", positive_int, "2")
+# Threads so that keep-alive works (the sync worker ignores it) and a slow client does not hold a
+# whole worker; a request only copies pre-rendered bytes, so four threads are plenty.
+worker_class = "gthread"
+threads = 4
+# Never build the app in the master: a pool opened or a scheduler thread started before fork()
+# would be shared by, or silently missing from, every worker. Each worker imports wsgi itself.
+preload_app = False
+# gunicorn's control socket is an asyncio thread in the master and a Unix socket at a fixed path
+# in $HOME; the page does not use gunicornc, and the master stays single-threaded.
+control_socket_disable = True
+# Not recycled on a request count: a new worker serves 503 until its first refresh.
+max_requests = 0
+# Whether a request came over HTTPS is the app's decision, from TRUSTED_PROXY_HOPS (statuspage.security):
+# gunicorn would otherwise believe X-Forwarded-Proto from any peer in forwarded_allow_ips
+# (127.0.0.1 by default), whatever the page's setting says.
+secure_scheme_headers: dict[str, str] = {}
+
+# --- timeouts ---
+
+# A request copies bytes from memory: 30 s without a heartbeat means the worker is stuck.
+timeout = 30
+# SIGTERM: workers finish in-flight requests, then close their scheduler and pool (worker_exit).
+# 20 s is well inside Render's shutdown delay (30 s by default) before it sends SIGKILL.
+graceful_timeout = 20
+# Longer than the proxy's idle timeout (60 s is the usual load-balancer default), so the proxy,
+# not gunicorn, closes idle upstream connections and never reuses one gunicorn just closed.
+keepalive = 75
+
+# --- request limits: the page has short paths, no cookies, no request bodies ---
+
+limit_request_line = 2048
+limit_request_fields = 50
+limit_request_field_size = 8190
+
+# --- logs: errors to stderr, one JSON object per request to stdout ---
+
+errorlog = "-"
+accesslog = "-"
+# The path without its query string, no header of any kind (no cookies, no auth, no user agent).
+access_log_format = json.dumps({
+    "time": "%(t)s", "pid": "%(p)s", "remote": "%(h)s", "method": "%(m)s", "path": "%(U)s",
+    "protocol": "%(H)s", "status": "%(s)s", "bytes": "%(b)s", "duration_ms": "%(M)s",
+})
+
+
+class _JsonAtoms(glogging.SafeAtoms):
+    """Gunicorn's atoms with every string JSON-escaped, so each access line stays valid JSON: a
+    path with a quote, backslash or newline cannot break the line or forge a field."""
+
+    def __init__(self, atoms: dict[str, Any]) -> None:
+        dict.__init__(self, {key: json.dumps(value)[1:-1] if isinstance(value, str) else value
+                             for key, value in atoms.items()})
+
+
+class JsonAccessLogger(glogging.Logger):
+    atoms_wrapper_class = _JsonAtoms
+
+
+logger_class = JsonAccessLogger
+
+
+# --- hooks ---
+
+
+def on_starting(server: Any) -> None:
+    """In the master, before binding or forking: a bad setting ends start-up here, once, with one
+    line per problem, instead of every worker failing to boot and being restarted."""
+    problems = list(_PROBLEMS)
+    try:
+        load_settings()
+    except ConfigError as exc:
+        problems += exc.problems
+    if problems:
+        for problem in problems:
+            print(f"statuspage: {problem}", file=sys.stderr, flush=True)
+        _remove_own_metrics_dir()
+        sys.exit(1)
+    # Counters of a previous run would otherwise be summed into this one.
+    _METRICS_DIR.mkdir(parents=True, exist_ok=True)
+    for leftover in _METRICS_DIR.glob("*.db"):
+        leftover.unlink()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """In the master: drop the live gauges of a worker that exited, so no series of a dead pid
+    lingers. Counters and histograms keep its counts in the totals, as they should."""
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """In the worker, after its last request: stop the scheduler and close the pool."""
+    app = getattr(worker, "wsgi", None)  # absent when the app failed to load
+    runtime = getattr(app, "extensions", {}).get("statuspage")
+    if runtime is not None:
+        runtime.close()
+        server.log.info("worker %s: scheduler stopped, database pool closed", worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    _remove_own_metrics_dir()
+
+
+def _remove_own_metrics_dir() -> None:
+    # Only a temporary directory this file created; one an operator named is left alone.
+    if _METRICS_DIR.name.startswith(_METRICS_DIR_PREFIX) and _METRICS_DIR.parent == Path(tempfile.gettempdir()):
+        shutil.rmtree(_METRICS_DIR, ignore_errors=True)
