@@ -6,17 +6,19 @@ trades, and the same app the production entry point builds.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
 import signal
 import threading
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import psycopg
 from werkzeug.serving import make_server
 
-from . import create_app, seed
+from . import create_app, migrate, seed
 from .config import load_settings
 from .pgserver import EmbeddedPostgres
 from .simengine import SimEngine
@@ -24,7 +26,32 @@ from .simengine import SimEngine
 log = logging.getLogger("statuspage.demo")
 
 DEMO_SETTINGS = {"REFRESH_INTERVAL_S": "5", "STALE_AFTER_S": "30", "PROBE_INTERVAL_S": "5",
-                 "PROBE_TIMEOUT_S": "2", "POLL_INTERVAL_S": "5", "ENGINE_STALE_AFTER_S": "20"}
+                 "PROBE_TIMEOUT_S": "2", "POLL_INTERVAL_S": "5", "ENGINE_STALE_AFTER_S": "20",
+                 "NOTIFY_MIN_INCIDENT_S": "10"}
+
+
+class _PrintingReceiver:
+    """A webhook receiver on 127.0.0.1 that prints what it is told, so the demo shows notifications."""
+
+    def __init__(self) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                print(f"statuspage demo: notification received: {json.dumps(body)}", flush=True)
+                self.send_response(204)
+                self.end_headers()
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_port}/demo-receiver"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
 
 
 def _writer(dsn: str, engine: SimEngine, every_s: float, stop: threading.Event, first_id: int) -> None:
@@ -48,7 +75,11 @@ def run(port: int, trade_every_s: float, trades: int = 450, days: int = 90) -> N
         with psycopg.connect(pg.dsn, autocommit=True) as conn:
             seed.create_schema(conn)
             seed.insert(conn, seed.history(trades, days, datetime.now(UTC)))
-        env = {**os.environ, **DEMO_SETTINGS, "DATABASE_URL": pg.dsn, "ENGINE_METRICS_URL": engine.url}
+            migrate.migrate(conn)
+        receiver = _PrintingReceiver()
+        hooks = ",".join(filter(None, [os.environ.get("NOTIFY_WEBHOOK_URLS", ""), receiver.url]))
+        env = {**os.environ, **DEMO_SETTINGS, "DATABASE_URL": pg.dsn, "ENGINE_METRICS_URL": engine.url,
+               "NOTIFY_WEBHOOK_URLS": hooks}
         app = create_app(load_settings(env))
         server = make_server("127.0.0.1", port, app, threaded=True)
         writer = threading.Thread(target=_writer, args=(pg.dsn, engine, trade_every_s, stop, trades), daemon=True)
@@ -57,7 +88,9 @@ def run(port: int, trade_every_s: float, trades: int = 450, days: int = 90) -> N
         base = f"http://127.0.0.1:{server.server_port}"
         print(f"\nstatuspage demo: {base}/  (Ctrl-C to stop)", flush=True)
         print(f"  simulated engine: http://127.0.0.1:{engine.port}/control?db=off  (db=on, tick=stop|run, "
-              "mode=ok|garbage|error|hang)\n", flush=True)
+              "mode=ok|garbage|error|hang)", flush=True)
+        print("  notifications: printed here (a local webhook receiver); incidents shorter than "
+              f"{DEMO_SETTINGS['NOTIFY_MIN_INCIDENT_S']} s send nothing\n", flush=True)
         try:
             server.serve_forever()
         except KeyboardInterrupt:
@@ -66,4 +99,5 @@ def run(port: int, trade_every_s: float, trades: int = 450, days: int = 90) -> N
             stop.set()
             server.server_close()
             app.extensions["statuspage"].close()
+            receiver.close()
             print("statuspage demo: stopping PostgreSQL", flush=True)

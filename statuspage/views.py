@@ -48,7 +48,9 @@ def _send(rendered: Rendered, mimetype: str, status: int = 200, max_age: int = 5
     response.cache_control.public = True
     response.cache_control.max_age = max_age
     # 304 with no body when the client's copy is current
-    return response.make_conditional(request)
+    response = response.make_conditional(request)
+    del response.headers["Date"]  # make_conditional adds one; the server sends its own
+    return response
 
 
 def _json(payload: Any, status: int = 200) -> Response:
