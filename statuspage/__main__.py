@@ -4,19 +4,32 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .config import Settings
+
+
+def _settings() -> Settings | None:
+    """The validated settings, or None after one line per bad variable on stderr."""
+    from .config import ConfigError, load_settings
+
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"statuspage: {problem}", file=sys.stderr)
+        return None
 
 
 def _migrate() -> int:
     import psycopg
 
     from . import migrate
-    from .config import ConfigError, load_settings, redact_dsn
+    from .config import redact_dsn
 
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"statuspage: {problem}", file=sys.stderr)
+    settings = _settings()
+    if settings is None:
         return 1
     try:
         with psycopg.connect(settings.history_dsn, autocommit=True,
@@ -32,14 +45,10 @@ def _migrate() -> int:
 
 def _notify_test() -> int:
     from . import notify
-    from .config import ConfigError, load_settings
     from .scheduler import utcnow
 
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"statuspage: {problem}", file=sys.stderr)
+    settings = _settings()
+    if settings is None:
         return 1
     urls = settings.notify_webhook_urls or []
     if not urls:
