@@ -68,10 +68,19 @@ def _writer(dsn: str, engine: SimEngine, every_s: float, stop: threading.Event, 
             log.warning("demo writer: %s", exc)
 
 
+def _switch(pg: EmbeddedPostgres, action: str) -> str:
+    """The demo's own fault switch (postgres=stop|start): the database goes away under the page."""
+    if action == "stop" and pg.is_running():
+        pg.stop()
+    elif action == "start" and not pg.is_running():
+        pg.start()
+    return "running" if pg.is_running() else "stopped"
+
+
 def run(port: int, trade_every_s: float, trades: int = 450, days: int = 90) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
-    with EmbeddedPostgres() as pg, SimEngine() as engine:
+    with EmbeddedPostgres() as pg, SimEngine(controls={"postgres": lambda action: _switch(pg, action)}) as engine:
         with psycopg.connect(pg.dsn, autocommit=True) as conn:
             seed.create_schema(conn)
             seed.insert(conn, seed.history(trades, days, datetime.now(UTC)))
@@ -88,7 +97,7 @@ def run(port: int, trade_every_s: float, trades: int = 450, days: int = 90) -> N
         base = f"http://127.0.0.1:{server.server_port}"
         print(f"\nstatuspage demo: {base}/  (Ctrl-C to stop)", flush=True)
         print(f"  simulated engine: http://127.0.0.1:{engine.port}/control?db=off  (db=on, tick=stop|run, "
-              "mode=ok|garbage|error|hang)", flush=True)
+              "mode=ok|garbage|error|hang, postgres=stop|start)", flush=True)
         print("  notifications: printed here (a local webhook receiver); incidents shorter than "
               f"{DEMO_SETTINGS['NOTIFY_MIN_INCIDENT_S']} s send nothing\n", flush=True)
         try:

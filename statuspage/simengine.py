@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,7 +18,9 @@ MODES = ("ok", "garbage", "error", "hang")
 
 
 class SimEngine:
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, controls: dict[str, Callable[[str], str]] | None = None) -> None:
+        # controls: more switches for /control, e.g. the demo's postgres=stop|start
+        self.controls = controls or {}
         self.db_connected = True
         self.ticking = True
         self.mode = "ok"
@@ -55,7 +58,10 @@ class SimEngine:
             self.ticking = query["tick"][0] == "run"
         if "mode" in query and query["mode"][0] in MODES:
             self.mode = query["mode"][0]
-        return f"db={'on' if self.db_connected else 'off'} tick={'run' if self.ticking else 'stop'} mode={self.mode}\n"
+        extra = "".join(f" {name}={control(query[name][0])}" for name, control in self.controls.items()
+                        if name in query)
+        return (f"db={'on' if self.db_connected else 'off'} tick={'run' if self.ticking else 'stop'} "
+                f"mode={self.mode}{extra}\n")
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         engine = self
