@@ -83,7 +83,10 @@ def probe_engine_job(rt: Runtime, now: datetime | None = None) -> None:
 def probe_local_job(rt: Runtime, now: datetime | None = None) -> None:
     """Snapshot freshness, and tracker drift when a tracker file is configured."""
     now = now or utcnow()
-    check_snapshot(rt, now)
+    if "refresh" in rt.state.job_runs:
+        # Before the first refresh has run the snapshot is not late, just not checked yet: it
+        # stays unknown rather than recording an outage at every start-up.
+        check_snapshot(rt, now)
     path = rt.settings.tracker_json_path
     snap = rt.state.snapshot
     if path and snap is not None:
