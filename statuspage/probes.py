@@ -3,12 +3,14 @@ tracker file for drift. Each returns plain data; ``status`` decides what it mean
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import urllib.error
 import urllib.request
 from http.client import HTTPResponse
 from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from prometheus_client.parser import text_string_to_metric_families
 from psycopg_pool import ConnectionPool
@@ -43,6 +45,17 @@ def parse_engine_metrics(body: str) -> dict[str, float]:
     return found
 
 
+def _without_credentials(url: str) -> tuple[str, dict[str, str]]:
+    """``http://user:pass@engine:9100/metrics`` becomes the bare URL plus a Basic Authorization
+    header: urllib would not send them, and the URL appears in operator messages."""
+    parts = urlsplit(url)
+    if parts.username is None:
+        return url, {}
+    netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+    token = base64.b64encode(f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()).decode()
+    return urlunsplit(parts._replace(netloc=netloc)), {"Authorization": f"Basic {token}"}
+
+
 def scrape_engine(url: str, timeout_s: float) -> Scrape:
     started = time.monotonic()
     deadline = started + timeout_s
@@ -50,7 +63,8 @@ def scrape_engine(url: str, timeout_s: float) -> Scrape:
     def failed(error: str) -> Scrape:
         return Scrape(ok=False, latency_ms=(time.monotonic() - started) * 1000, error=error)
 
-    request = urllib.request.Request(url, headers={"Accept": "text/plain"})
+    url, headers = _without_credentials(url)
+    request = urllib.request.Request(url, headers={"Accept": "text/plain", **headers})
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:
             if response.status != 200:

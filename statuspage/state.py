@@ -93,7 +93,8 @@ class Runtime:
 
     def close(self) -> None:
         if self.scheduler is not None and self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+            # wait: a job still running would otherwise reconnect after the close below
+            self.scheduler.shutdown(wait=True)
         self.notifier.close()
         self.leader.close()
         self.pool.close(timeout=2)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import socket
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -89,3 +91,26 @@ def test_tracker_counts_lists_and_objects(tmp_path) -> None:
     assert [tracker_trades(str(tmp_path / f"{n}.json")) for n in "abc"] == [2, 3, 107]
     with pytest.raises(ValueError):
         tracker_trades(str(tmp_path / "d.json"))
+
+
+def test_credentials_in_the_url_go_as_basic_auth_and_never_into_messages() -> None:
+    seen: list[str | None] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Authorization"))
+            self.send_response(500)
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        scrape = scrape_engine(f"http://scraper:pa%40ss-SENTINEL@127.0.0.1:{server.server_port}/metrics", 2)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen == ["Basic " + base64.b64encode(b"scraper:pa@ss-SENTINEL").decode()]
+    assert not scrape.ok and "HTTP 500" in scrape.error and "SENTINEL" not in scrape.error
