@@ -64,9 +64,14 @@ def create_app(settings: Settings | None = None, *, start_background: bool = Tru
     app.extensions["statuspage"] = runtime
     app.extensions["statuspage.render"] = RenderCache()
 
+    from . import errors, openapi, ops, security
     from .views import bp
 
     app.register_blueprint(bp)
+    app.register_blueprint(openapi.bp)
+    ops.init_app(app, settings)  # only with OPS_TOKEN set
+    errors.init_app(app)
+    security.init_app(app, settings)
     _bind_metrics(app, metrics.registry)
     if start_background:
         runtime.scheduler = scheduler.start(runtime)

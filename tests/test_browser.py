@@ -1,8 +1,9 @@
 """The page in a real headless Chromium (Debian's package, driven by Playwright).
 
 Short intervals, a database of the test's own that the test stops, a simulated engine on a real
-socket, and the page served under a strict Content-Security-Policy (added to the document by the
-browser's router, the way issue 7 will send it), so a CSP violation shows up as a console error.
+socket, and the page served with the server's own strict Content-Security-Policy header
+(statuspage.security): every violation is recorded by a listener the browser installs before any
+page script, and shows up as a console error too.
 Screenshots go to test-artifacts/ (ignored by git).
 """
 
@@ -21,6 +22,7 @@ from flask import Flask
 from statuspage import seed
 from statuspage.pgserver import EmbeddedPostgres
 from statuspage.scheduler import utcnow
+from statuspage.security import CONTENT_SECURITY_POLICY
 from statuspage.simengine import SimEngine
 
 from .conftest import add_trade
@@ -32,7 +34,12 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+# Installed by the browser before the page's own scripts; CSP does not apply to it.
+CSP_LISTENER_JS = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation",
+  (e) => window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
+"""
 WAIT_MS = 15_000
 STALE_AFTER_S = 4
 FAST_PAGE = {"POLL_INTERVAL_S": "1", "REFRESH_INTERVAL_S": "1", "PROBE_INTERVAL_S": "1", "PROBE_TIMEOUT_S": "0.5",
@@ -110,7 +117,7 @@ class Tab:
     def __init__(self, browser: Any, server: LiveServer, **context_options: Any) -> None:
         self.context = browser.new_context(**context_options)
         self.context.set_default_timeout(WAIT_MS)
-        self.context.route(server.url + "/", self._with_csp)
+        self.context.add_init_script(CSP_LISTENER_JS)
         self.page = self.context.new_page()
         self.console_errors: list[str] = []
         self.page_errors: list[str] = []
@@ -118,13 +125,12 @@ class Tab:
         self.page.on("console", lambda m: m.type == "error" and self.console_errors.append(m.text))
         self.page.on("pageerror", lambda e: self.page_errors.append(str(e)))
         self.page.on("response", lambda r: "/fragments/" in r.url and self.fragment_statuses.append(r.status))
-        self.page.goto(server.url + "/")
+        document = self.page.goto(server.url + "/")
+        assert document is not None and document.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
         self.page.wait_for_function("() => window.htmx !== undefined && htmx.version.startsWith('2.')")
 
-    @staticmethod
-    def _with_csp(route: Any) -> None:
-        response = route.fetch()
-        route.fulfill(response=response, headers={**response.headers, "content-security-policy": CSP})
+    def csp_violations(self) -> list[str]:
+        return self.page.evaluate("() => window.__cspViolations")
 
     def text(self, selector: str) -> str:
         return self.page.locator(selector).inner_text()
@@ -223,6 +229,7 @@ def test_page_updates_in_place_and_shows_a_database_outage(private_pg: EmbeddedP
 
     for each in (tab, dark, phone):
         assert each.console_errors == [] and each.page_errors == []
+        assert each.csp_violations() == []
 
 
 def test_failed_poll_keeps_the_page_and_says_connection_lost_until_the_next_success(
@@ -252,7 +259,7 @@ def test_failed_poll_keeps_the_page_and_says_connection_lost_until_the_next_succ
 
     tab.context.unroute("**/fragments/**")
     expect(notice).to_be_hidden(timeout=WAIT_MS)
-    assert tab.page_errors == []
+    assert tab.page_errors == [] and tab.csp_violations() == []
     # the refused polls are reported by the browser and by htmx; nothing else may be
     expected = ("Failed to load resource: net::ERR_CONNECTION_REFUSED", "htmx:afterRequest", "htmx:sendError")
     assert tab.console_errors, "the refused polls should have been reported"

@@ -157,10 +157,12 @@ def test_day_buckets_are_utc_whatever_the_database_timezone(writer, pg_dsn) -> N
     add_trade(writer, 2, utc(2026, 4, 30, 2, 0), "2")
     writer.execute("ALTER ROLE postgres SET TimeZone = 'America/New_York'")
     try:
+        with psycopg.connect(pg_dsn) as plain:  # what any other session of this role gets
+            assert plain.execute("SHOW TimeZone").fetchone()[0] == "America/New_York"
         pool = make_pool(settings_for(pg_dsn))
         try:
-            with pool.connection() as conn:
-                assert conn.execute("SHOW TimeZone").fetchone()[0] == "America/New_York"
+            with pool.connection() as conn:  # the page's sessions pin UTC (db.connect_kwargs)
+                assert conn.execute("SHOW TimeZone").fetchone()[0] == "UTC"
             snap = read_snapshot(pool, T, 5)
         finally:
             pool.close()

@@ -1,0 +1,159 @@
+"""The operator view: what the public page leaves out (error text, the database host, tracker drift,
+probe internals, background job runs) at ``GET /ops`` and ``GET /ops.json``, for a request with
+``Authorization: Bearer <OPS_TOKEN>``.
+
+Registered only when OPS_TOKEN is set; without it /ops is as unknown as any other path (404 for
+every method). Like every view it reads this process's memory, never the database: under gunicorn
+each worker answers for itself, and says which (``pid``). Never cached anywhere.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+from datetime import datetime
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from flask import Blueprint, Flask, Response, current_app, render_template, request
+from werkzeug.datastructures import WWWAuthenticate
+from werkzeug.exceptions import Unauthorized
+
+from .config import SETTINGS, Settings, redact_dsn
+from .scheduler import job_intervals, utcnow
+from .snapshot import utc_iso
+from .state import Runtime
+from .status import jobs_alive
+from .views import HTMX_CONFIG
+
+bp = Blueprint("ops", __name__)
+
+REALM = "statuspage operator view"
+REDACTED = "<redacted>"
+# Shorter fragments of a secret are not scrubbed from the text shown: they would match ordinary words.
+MIN_SCRUBBED = 4
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    if settings.ops_token:
+        app.register_blueprint(bp)
+
+
+def _rt() -> Runtime:
+    return current_app.extensions["statuspage"]
+
+
+def authorized(header: str, token: str) -> bool:
+    """``header`` is ``Bearer <token>``, compared in constant time: timing tells nothing of the token
+    but, at most, its length."""
+    scheme, _, given = header.partition(" ")
+    # compare_digest on bytes: it refuses non-ASCII str, and a header may hold anything
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+@bp.before_request
+def _require_token() -> None:
+    token = _rt().settings.ops_token
+    if not token or not authorized(request.headers.get("Authorization", ""), token):
+        raise Unauthorized(www_authenticate=WWWAuthenticate("bearer", {"realm": REALM}))
+
+
+def _shown(secret: str) -> str:
+    """How a secret may appear: a URL as its scheme, host and port (a webhook's path is its
+    token); anything else not at all."""
+    try:
+        parts = urlsplit(secret)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return REDACTED
+    if not (parts.scheme and host):
+        return REDACTED
+    netloc = f"{host}:{port}" if port else host
+    return f"{parts.scheme}://{netloc}" + (f"/{REDACTED}" if parts.path.strip("/") or parts.query else "")
+
+
+def secret_replacements(settings: Settings) -> list[tuple[str, str]]:
+    """(text, what to show instead) for every secret setting's value and the password inside each
+    URL, longest first so a whole URL is replaced before its parts."""
+    found: dict[str, str] = {}
+    for setting in SETTINGS:
+        value = getattr(settings, setting.field, None) if setting.secret else None
+        for each in value if isinstance(value, list) else [value] if value else []:
+            found.update(_replacements(each))
+    return sorted(((k, v) for k, v in found.items() if len(k) >= MIN_SCRUBBED), key=lambda kv: -len(kv[0]))
+
+
+def _replacements(value: str) -> dict[str, str]:
+    found = {value: _shown(value)}
+    try:
+        password = urlsplit(value).password
+    except ValueError:
+        password = None
+    if password:
+        found[password] = found[unquote(password)] = REDACTED
+    return found
+
+
+def scrub(value: Any, replacements: list[tuple[str, str]]) -> Any:
+    """``value`` with every secret replaced: error text may quote a URL with its credentials."""
+    if isinstance(value, str):
+        for secret, shown in replacements:
+            value = value.replace(secret, shown)
+        return value
+    if isinstance(value, dict):
+        return {key: scrub(item, replacements) for key, item in value.items()}
+    if isinstance(value, list):
+        return [scrub(item, replacements) for item in value]
+    return value
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return utc_iso(moment) if moment else None
+
+
+def operator_view(rt: Runtime, now: datetime) -> dict[str, Any]:
+    """Everything the operator view shows, as plain data; secrets scrubbed."""
+    state, settings = rt.state, rt.settings
+    snap = state.snapshot
+    intervals = job_intervals(rt)
+    alive = jobs_alive(state.job_runs, intervals, now, state.started_at)
+    view = {
+        "now": utc_iso(now),
+        "pid": os.getpid(),
+        "started_at": utc_iso(state.started_at),
+        "database": redact_dsn(settings.database_url),
+        "status": state.overall(),
+        "snapshot": {"as_of": _iso(snap.as_of) if snap else None,
+                     "stale": state.is_stale(now, settings.stale_after_s),
+                     "last_refresh_error": state.last_refresh_error or None},
+        "tracker_drift": state.tracker_drift or None,
+        "history_error": state.history_error or None,
+        "components": [{
+            "name": c.name, "state": c.state, "since": _iso(c.since), "checked_at": _iso(c.checked_at),
+            "latency_ms": None if c.latency_ms is None else round(c.latency_ms, 1),
+            "detail": c.detail, "operator_detail": c.operator_detail or None,
+            "pending_state": c.pending_state, "pending_count": c.pending_count,
+        } for c in state.components.values()],
+        "jobs": [{"name": job, "interval_s": interval, "last_run": _iso(state.job_runs.get(job)),
+                  "alive": alive[job]} for job, interval in intervals.items()],
+    }
+    return scrub(view, secret_replacements(settings))
+
+
+def _private(response: Response) -> Response:
+    response.cache_control.no_store = True
+    response.cache_control.private = True
+    return response
+
+
+@bp.get("/ops")
+def ops_page() -> Response:
+    view = operator_view(_rt(), utcnow())
+    return _private(Response(render_template("ops.html", view=view, htmx_config=HTMX_CONFIG), mimetype="text/html"))
+
+
+@bp.get("/ops.json")
+def ops_json() -> Response:
+    view = operator_view(_rt(), utcnow())
+    return _private(Response(json.dumps(view, separators=(",", ":")), mimetype="application/json"))
