@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 
 from . import history, notify, probes
 from .snapshot import SnapshotRejected, refresh_once
@@ -146,6 +147,19 @@ def job_intervals(rt: Runtime) -> dict[str, float]:
             "history": s.probe_interval_s, "notify": min(s.probe_interval_s, 5.0)}
 
 
+class WallClockInterval(IntervalTrigger):
+    """Every ``seconds`` on the wall clock's grid (whole multiples since the epoch), whatever the last
+    run: every process reads its snapshot in the same second, so the same data gives the same bytes
+    and ETag in every worker and instance, and a poll that lands on another worker still gets its 304."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(seconds=seconds, start_date=datetime(1970, 1, 1, tzinfo=UTC), timezone=UTC)
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
+        # Strictly after ``now``: a run that fell exactly on the grid must not be due again at once.
+        return super().get_next_fire_time(None, now + timedelta(microseconds=1))
+
+
 def start(rt: Runtime) -> BackgroundScheduler:
     """One scheduler per process; every job runs once right away, never two at a time."""
     scheduler = BackgroundScheduler(
@@ -157,8 +171,9 @@ def start(rt: Runtime) -> BackgroundScheduler:
             "probe_engine": probe_engine_job, "probe_local": probe_local_job, "history": history_job,
             "notify": notify_job}
     for job_id, interval in job_intervals(rt).items():
-        scheduler.add_job(jobs[job_id], "interval", seconds=interval, args=[rt], id=job_id,
-                          next_run_time=utcnow())
+        trigger = WallClockInterval(interval) if job_id == "refresh" else IntervalTrigger(seconds=interval,
+                                                                                           timezone=UTC)
+        scheduler.add_job(jobs[job_id], trigger, args=[rt], id=job_id, next_run_time=utcnow())
     scheduler.start()
     # One line per process: under gunicorn, the proof that each worker runs one and the master none.
     log.info("scheduler started in pid %d: %s", os.getpid(),

@@ -286,3 +286,20 @@ def test_segments_compose_like_one_run() -> None:
     for run in runs[1:]:
         composed = composed.then(segment(run))
     assert composed == segment([p for run in runs for p in run])
+
+
+def test_at_midnight_only_the_day_left_behind_is_read_and_the_numbers_match_a_full_read(writer, pool) -> None:
+    yesterday = T - timedelta(days=1)
+    seed.insert(writer, seed.history(400, 120, yesterday - timedelta(hours=1), seed=11))
+    sealed = SealedCache()
+    refresh_once(pool, yesterday, 5, sealed)  # the daily range starts a day earlier
+
+    today = refresh_once(pool, T, 5, sealed)  # the range has moved on by one midnight
+
+    assert sealed.reads == 1  # the day left behind was read and composed, not the whole history
+    assert today.to_public(stale=False) == refresh_once(pool, T, 5, SealedCache()).to_public(stale=False)
+    # a correction before the midnight the segment was read up to: the totals differ, it is read whole
+    writer.execute("UPDATE closed_trades SET pnl = pnl - 500 WHERE id = 1")
+    corrected = refresh_once(pool, T, 5, sealed)
+    assert sealed.reads == 2
+    assert corrected.to_public(stale=False) == refresh_once(pool, T, 5, SealedCache()).to_public(stale=False)

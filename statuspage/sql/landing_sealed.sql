@@ -1,26 +1,38 @@
--- The segment of every trade before %(until)s (the daily range's first midnight), in (closed_at, id)
--- order: the long, unchanging part of the history. The page reads it once and again only when the
--- totals of that range change (see snapshot.read_snapshot); it is the one full pass over the table.
-WITH ordered AS (
-    SELECT closed_at, id, pnl, fees, SUM(pnl) OVER (ORDER BY closed_at, id ROWS UNBOUNDED PRECEDING) AS cum
+-- The segment of the trades before %(until)s (the daily range's first midnight), from %(since)s
+-- when given, in (closed_at, id) order: the long, unchanging part of the history. The page reads it
+-- whole at start-up and again only when the totals before the range change; when the range moves
+-- on at midnight it reads just the day left behind and composes (see snapshot.read_snapshot).
+-- Two parts: the order-free totals, which PostgreSQL may compute with parallel workers, and the
+-- path of the cumulative pnl (peak, trough, deepest fall), the one ordered pass over the table,
+-- kept to the two running windows and three aggregates it needs.
+WITH totals AS (
+    SELECT count(*)::bigint                              AS trades,
+           (count(*) FILTER (WHERE pnl > 0))::bigint     AS wins,
+           (count(*) FILTER (WHERE pnl < 0))::bigint     AS losses,
+           COALESCE(sum(pnl), 0)                         AS pnl,
+           COALESCE(sum(fees), 0)                        AS fees,
+           max(pnl)                                      AS best_trade,
+           min(pnl)                                      AS worst_trade,
+           COALESCE(sum(pnl) FILTER (WHERE pnl > 0), 0)  AS gross_profit
     FROM closed_trades
-    WHERE closed_at < %(until)s
+    WHERE closed_at >= COALESCE(%(since)s::timestamptz, '-infinity') AND closed_at < %(until)s
 ),
-drawn AS (
-    SELECT pnl, fees, cum,
-           GREATEST(0, MAX(cum) OVER (ORDER BY closed_at, id ROWS UNBOUNDED PRECEDING)) - cum AS drawdown
+ordered AS (
+    SELECT closed_at, id, SUM(pnl) OVER (ORDER BY closed_at, id ROWS UNBOUNDED PRECEDING) AS cum
+    FROM closed_trades
+    WHERE closed_at >= COALESCE(%(since)s::timestamptz, '-infinity') AND closed_at < %(until)s
+),
+running AS (
+    SELECT cum, GREATEST(0, MAX(cum) OVER (ORDER BY closed_at, id ROWS UNBOUNDED PRECEDING)) AS run
     FROM ordered
+),
+path AS (
+    SELECT GREATEST(0, COALESCE(max(cum), 0)) AS peak,
+           LEAST(0, COALESCE(min(cum), 0))    AS trough,
+           COALESCE(max(run - cum), 0)        AS max_drawdown
+    FROM running
 )
-SELECT count(*)::bigint                              AS trades,
-       (count(*) FILTER (WHERE pnl > 0))::bigint     AS wins,
-       (count(*) FILTER (WHERE pnl < 0))::bigint     AS losses,
-       COALESCE(sum(pnl), 0)                         AS pnl,
-       COALESCE(sum(fees), 0)                        AS fees,
-       max(pnl)                                      AS best_trade,
-       min(pnl)                                      AS worst_trade,
-       COALESCE(sum(pnl) FILTER (WHERE pnl > 0), 0)  AS gross_profit,
-       COALESCE(sum(pnl) FILTER (WHERE pnl < 0), 0)  AS gross_loss,
-       GREATEST(0, COALESCE(max(cum), 0))            AS peak,
-       LEAST(0, COALESCE(min(cum), 0))               AS trough,
-       COALESCE(max(drawdown), 0)                    AS max_drawdown
-FROM drawn;
+SELECT t.trades, t.wins, t.losses, t.pnl, t.fees, t.best_trade, t.worst_trade, t.gross_profit,
+       t.pnl - t.gross_profit AS gross_loss, p.peak, p.trough, p.max_drawdown
+FROM totals t
+CROSS JOIN path p;

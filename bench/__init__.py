@@ -1,0 +1,1 @@
+"""The benchmark and the soak: ``python bench/run.py`` and ``python bench/soak.py`` (see README, "Benchmarks")."""
