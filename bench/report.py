@@ -61,7 +61,7 @@ def _http(r: Rounds, floor: Rounds | None = None) -> str:
     failed = sum(n for status, n in statuses.items() if status >= 500)
     if r.errors or failed:
         extra += f" · **{r.errors} errors** ({r.timeouts} timeouts, {failed} answered 5xx)"
-    return (f"{r.rps:,.0f} req/s{share} · p50 {r.p50_ms:.1f} ms · p99 {r.p99_ms:.1f} ms · "
+    return (f"{r.rps:,.{1 if r.rps < 100 else 0}f} req/s{share} · p50 {r.p50_ms:.1f} ms · p99 {r.p99_ms:.1f} ms · "
             f"{_size(r.bytes_per_response)}/response, {_size(r.transfer_per_s)}/s · "
             f"server CPU {_cpu(r.cpu_us_per_request)}/response{cpu_share} · "
             f"database {r.database_ms_per_request:,.2f} ms/response"
