@@ -15,7 +15,7 @@ def test_readme_opens_with_the_demo_and_test_commands() -> None:
     block = re.search(r"```sh\n(.*?)```", README, re.S)
     assert block and README.index(block.group(0)) < README.index("## ")
     assert block.group(1).splitlines() == ["pip install -r requirements.txt && python -m statuspage demo",
-                                           "pip install -r requirements.txt && pytest"]
+                                           "pip install -r requirements-dev.txt && pytest"]
 
 
 def test_every_setting_is_documented_with_its_default() -> None:
