@@ -58,7 +58,7 @@ preload_app = False
 control_socket_disable = True
 # Not recycled on a request count: a new worker serves 503 until its first refresh.
 max_requests = 0
-# Whether a request came over HTTPS is the app's decision, from TRUSTED_PROXY_HOPS (statuspage.security):
+# Whether a request came over HTTPS is the app's decision, from TRUSTED_PROXY_HOPS (statuspage.web.security):
 # gunicorn would otherwise believe X-Forwarded-Proto from any peer in forwarded_allow_ips
 # (127.0.0.1 by default), whatever the page's setting says.
 secure_scheme_headers: dict[str, str] = {}

@@ -11,7 +11,7 @@ from flask import Flask, Response
 
 from statuspage.config import load_settings
 from statuspage.db import make_pool
-from statuspage.scheduler import utcnow
+from statuspage.formatting import utcnow
 from statuspage.snapshot import refresh_once
 
 settings = load_settings()

@@ -34,8 +34,9 @@ import psycopg  # noqa: E402
 
 from bench import plans, report, wrk  # noqa: E402
 from bench.servers import Gunicorn, start_gunicorn  # noqa: E402
-from statuspage import migrate, seed  # noqa: E402
-from statuspage.pgserver import EmbeddedPostgres  # noqa: E402
+from statuspage.db import migrate  # noqa: E402
+from statuspage.demo import seed  # noqa: E402
+from statuspage.demo.pgserver import EmbeddedPostgres  # noqa: E402
 
 LANDING, PAGE = "/performance/landing", "/"
 OUT = ROOT / "bench" / "out"  # logs of the servers (git-ignored)

@@ -18,7 +18,7 @@ from pathlib import Path
 import psutil
 
 from statuspage.config import SETTINGS
-from statuspage.pgserver import free_port
+from statuspage.demo.pgserver import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 # What the caller's environment must not leak into the server: every page setting and gunicorn's own.

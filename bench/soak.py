@@ -33,8 +33,9 @@ if str(ROOT) not in sys.path:  # run as a script
 import psycopg  # noqa: E402
 
 from bench.servers import start_gunicorn  # noqa: E402
-from statuspage import migrate, seed  # noqa: E402
-from statuspage.pgserver import EmbeddedPostgres  # noqa: E402
+from statuspage.db import migrate  # noqa: E402
+from statuspage.demo import seed  # noqa: E402
+from statuspage.demo.pgserver import EmbeddedPostgres  # noqa: E402
 
 LANDING = "/performance/landing"
 PATHS = (LANDING, "/fragments/windows", "/fragments/components", "/")

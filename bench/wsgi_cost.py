@@ -23,7 +23,7 @@ os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="statuspage-ben
 from bench.floor import add_floor
 from statuspage import create_app
 from statuspage.config import load_settings
-from statuspage.scheduler import history_job, probe_database_job, probe_engine_job, probe_local_job, refresh_job
+from statuspage.jobs.scheduler import history_job, probe_database_job, probe_engine_job, probe_local_job, refresh_job
 
 
 def call(app: Any, path: str) -> bytes:

@@ -9,12 +9,13 @@ from pathlib import Path
 from flask import Flask
 from prometheus_client import CollectorRegistry
 
-from . import db, scheduler
+from . import db, web
 from .config import Settings, load_settings
-from .history import Leader
+from .db.leader import Leader
+from .formatting import utcnow
+from .jobs import scheduler
 from .metrics import Metrics
 from .notify import Notifier
-from .render import RenderCache
 from .state import AppState, Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +55,7 @@ def create_app(settings: Settings | None = None, *, start_background: bool = Tru
     app.config.update(DEBUG=False, TESTING=False, JSON_SORT_KEYS=False)
 
     metrics = Metrics(CollectorRegistry(auto_describe=True))
-    now = scheduler.utcnow()
+    now = utcnow()
     history_kwargs = db.connect_kwargs(settings, read_only=False)
     leader = Leader(settings.history_dsn, history_kwargs)
     notifier = Notifier(settings.history_dsn, history_kwargs, settings.notify_webhook_urls or [], settings.public_url,
@@ -62,16 +63,7 @@ def create_app(settings: Settings | None = None, *, start_background: bool = Tru
     runtime = Runtime(settings=settings, pool=db.make_pool(settings), state=AppState(started_at=now, metrics=metrics),
                       leader=leader, notifier=notifier)
     app.extensions["statuspage"] = runtime
-    app.extensions["statuspage.render"] = RenderCache()
-
-    from . import errors, openapi, ops, security
-    from .views import bp
-
-    app.register_blueprint(bp)
-    app.register_blueprint(openapi.bp)
-    ops.init_app(app, settings)  # only with OPS_TOKEN set
-    errors.init_app(app)
-    security.init_app(app, settings)
+    web.init_app(app, settings)
     _bind_metrics(app, metrics.registry)
     if start_background:
         runtime.scheduler = scheduler.start(runtime)

@@ -7,7 +7,6 @@ naming the variable.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -210,9 +209,6 @@ class Settings:
         """Where history is written: its own URL when given (a role that may write only the
         statuspage schema), else the engine database's."""
         return self.history_database_url or self.database_url
-
-    def replace(self, **changes: Any) -> Settings:
-        return dataclasses.replace(self, **changes)
 
 
 def _cross_checks(values: dict[str, Any]) -> list[str]:

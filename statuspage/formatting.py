@@ -1,20 +1,98 @@
-"""How numbers and times read on the page: pure functions, registered as Jinja filters by views.
+"""Time and text, in one pure module: the clock, UTC stamps, ages, durations, money, percentages
+and the uptime words. Every layer uses these; the web layer registers them as Jinja filters.
 
-Every formatter answers "—" for a missing value, so a template never prints "None".
+The page's formatters answer "—" for a missing value, so a template never prints "None".
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING
 
-from .feeds import duration
-from .history import bar_kind, bar_tip, uptime_text
-from .snapshot import utc_iso
-from .status import ago
+if TYPE_CHECKING:
+    from .history import DayBar
 
 NONE = "—"
 MINUS = "\u2212"  # a real minus sign: same width as "+", read as "minus"
+_CENT = Decimal("0.01")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def utc_iso(moment: datetime) -> str:
+    """"2024-05-01T14:30:05Z": the machine-readable time of every JSON answer."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def money(value: Decimal) -> str:
+    """The public JSON's money: two fraction digits, half away from zero like PostgreSQL's round(),
+    never "-0.00"."""
+    rounded = value.quantize(_CENT, rounding=ROUND_HALF_UP)
+    return str(abs(rounded) if rounded == 0 else rounded)
+
+
+def ago(seconds: float) -> str:
+    """Short public age: "12 s ago", "4 min ago", "3 h ago", "2 d ago"."""
+    seconds = max(0, int(seconds))
+    if seconds < 120:
+        return f"{seconds} s ago"
+    if seconds < 7200:
+        return f"{seconds // 60} min ago"
+    if seconds < 172800:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} d ago"
+
+
+def duration(seconds: int) -> str:
+    """"45 s", "12 min", "3 h 5 min", "2 d 4 h"."""
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def uptime_text(uptime: float | None) -> str:
+    """"99.95 %", "100 %", or "no data"; never rounds an outage up to 100 %."""
+    if uptime is None:
+        return "no data"
+    if uptime == 1:
+        return "100 %"
+    return f"{min(uptime * 100, 99.99):.2f} %"
+
+
+def bar_kind(bar: DayBar) -> str:
+    """How a day's bar is drawn: none (no data), ok, degraded (available but marked), partial, down."""
+    uptime = bar.uptime
+    if uptime is None:
+        return "none"
+    if uptime < 0.95:
+        return "down"
+    if uptime < 0.999:
+        return "partial"
+    return "degraded" if bar.minutes.degraded or bar.incidents else "ok"
+
+
+def bar_tip(bar: DayBar) -> str:
+    """What hover or focus shows: "2026-04-30: 99.93 % up, 1 min down, 1 incident"."""
+    if bar.uptime is None:
+        return f"{bar.day.isoformat()}: no data"
+    parts = [f"{bar.day.isoformat()}: {uptime_text(bar.uptime)} up"]
+    if bar.minutes.down:
+        parts.append(f"{bar.minutes.down} min down")
+    if bar.minutes.degraded:
+        parts.append(f"{bar.minutes.degraded} min degraded")
+    if bar.incidents:
+        parts.append(f"{bar.incidents} incident" + ("s" if bar.incidents > 1 else ""))
+    return ", ".join(parts)
 
 
 def _decimal(value: str | Decimal | float) -> Decimal:

@@ -1,16 +1,10 @@
-"""The page's history: one leader writes it, every process reads it.
-
-Leadership is a PostgreSQL advisory lock held by a dedicated session. Every write goes through
-that same session, so a write can only succeed while its writer still holds the lock: when the
-leader dies or loses its connection the lock is released with the session, and the next follower
-to try takes over. Uptime arithmetic is pure and lives at the bottom.
+"""The page's history: one leader writes it (through ``db.leader``'s session), every process reads
+it. Uptime arithmetic is pure and lives at the bottom.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -19,65 +13,14 @@ import psycopg
 from psycopg.rows import dict_row
 
 from .db import sql
-from .snapshot import utc_iso
-from .status import DEGRADED, DOWN, OPERATIONAL, UNKNOWN, Component
+from .formatting import utc_iso
+from .status import Component
+from .vocabulary import DEGRADED, DOWN, OPERATIONAL, UNKNOWN
 
 log = logging.getLogger(__name__)
 
-LEADER_LOCK = 0x5354_4154_5553  # pg_try_advisory_lock key: "STATUS"
 BAR_DAYS = 90
 UPTIME_WINDOWS = {"24h": 1, "7d": 7, "30d": 30, "90d": 90}
-
-
-def identity() -> str:
-    """Who writes: host and pid, recorded beside every row a leader writes."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-class Leader:
-    """Holds (or tries to take) the history lock on a connection of its own."""
-
-    def __init__(self, dsn: str, connect_kwargs: dict[str, Any]) -> None:
-        self._dsn = dsn
-        self.me = identity()
-        self._kwargs = {**connect_kwargs, "autocommit": True, "application_name": f"statuspage-history {self.me}"}
-        self.conn: psycopg.Connection | None = None
-        self.is_leader = False
-
-    def ensure(self) -> bool:
-        """Check the session (a dead one loses the lock with it), reconnect, try the lock."""
-        if self.conn is not None:
-            try:
-                self.conn.execute("SELECT 1")
-            except psycopg.Error:
-                self._drop("history connection lost")
-        if self.conn is None:
-            try:
-                self.conn = psycopg.connect(self._dsn, **self._kwargs)
-            except psycopg.Error as exc:
-                log.warning("history: cannot connect: %s", type(exc).__name__)
-                return False
-        if not self.is_leader:
-            try:
-                self.is_leader = bool(self.conn.execute("SELECT pg_try_advisory_lock(%s)",
-                                                        (LEADER_LOCK,)).fetchone()[0])
-            except psycopg.Error:
-                self._drop("history connection lost")
-                return False
-            if self.is_leader:
-                log.info("history: this process (%s) is now the leader", self.me)
-        return self.is_leader
-
-    def _drop(self, why: str) -> None:
-        if self.is_leader:
-            log.warning("history: %s; leadership released", why)
-        self.is_leader = False
-        if self.conn is not None:
-            self.conn.close()
-        self.conn = None
-
-    def close(self) -> None:
-        self._drop("shutting down")
 
 
 # --- writing (leader only) ---
@@ -191,41 +134,6 @@ class History:
                 "duration_s": i.duration_s(self.read_at), "detail": i.detail,
             } for i in self.incidents],
         }
-
-
-def bar_kind(bar: DayBar) -> str:
-    """How a day's bar is drawn: none (no data), ok, degraded (available but marked), partial, down."""
-    uptime = bar.uptime
-    if uptime is None:
-        return "none"
-    if uptime < 0.95:
-        return "down"
-    if uptime < 0.999:
-        return "partial"
-    return "degraded" if bar.minutes.degraded or bar.incidents else "ok"
-
-
-def bar_tip(bar: DayBar) -> str:
-    """What hover or focus shows: "2026-04-30: 99.93 % up, 1 min down, 1 incident"."""
-    if bar.uptime is None:
-        return f"{bar.day.isoformat()}: no data"
-    parts = [f"{bar.day.isoformat()}: {uptime_text(bar.uptime)} up"]
-    if bar.minutes.down:
-        parts.append(f"{bar.minutes.down} min down")
-    if bar.minutes.degraded:
-        parts.append(f"{bar.minutes.degraded} min degraded")
-    if bar.incidents:
-        parts.append(f"{bar.incidents} incident" + ("s" if bar.incidents > 1 else ""))
-    return ", ".join(parts)
-
-
-def uptime_text(uptime: float | None) -> str:
-    """"99.95 %", "100 %", or "no data"; never rounds an outage up to 100 %."""
-    if uptime is None:
-        return "no data"
-    if uptime == 1:
-        return "100 %"
-    return f"{min(uptime * 100, 99.99):.2f} %"
 
 
 def summarize(components: list[str], rollups: dict[tuple[str, date], Minutes], last_day: dict[str, Minutes],

@@ -12,9 +12,8 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from .snapshot import WINDOWS, Snapshot
+from .vocabulary import STATES
 
-COMPONENTS = ("engine", "metrics", "database", "snapshot")
-STATES = ("operational", "degraded", "down", "unknown")
 REFRESH_OUTCOMES = ("ok", "error", "rejected")
 
 

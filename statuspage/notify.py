@@ -25,7 +25,8 @@ import psycopg
 from psycopg.rows import dict_row
 
 from .db import sql
-from .feeds import COMPONENT_NAMES, duration
+from .formatting import duration
+from .vocabulary import component_name
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ def redact_url(url: str) -> str:
 
 def message_text(message: dict[str, Any]) -> str:
     """The one-line form chat webhooks get."""
-    name = COMPONENT_NAMES.get(message["component"], message["component"])
+    name = component_name(message["component"])
     link = f" {message['page_url']}" if message.get("page_url") else ""
     if message["event"] == "incident.test":
         return f"[test] statuspage test message: notifications reach this channel.{link}"
@@ -108,6 +109,17 @@ def enqueue(conn: psycopg.Connection, urls: list[str], now: datetime, min_incide
     return cur.rowcount
 
 
+def failed_deliveries(conn: psycopg.Connection, urls: list[str], limit: int = 10) -> list[dict[str, Any]]:
+    """The latest deliveries given up on, newest first, receivers shown without their tokens."""
+    by_id = {receiver_id(url): url for url in urls}
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(sql("notify_failures"), {"limit": limit}).fetchall()
+    for row in rows:
+        url = by_id.get(row.pop("receiver"))
+        row["receiver"] = redact_url(url) if url else "(no longer configured)"
+    return rows
+
+
 class Notifier:
     """The sending side, with a database connection of its own."""
 
@@ -157,17 +169,6 @@ class Notifier:
             log.log(level, "notify: %s #%s to %s: %s (%s, attempt %s)", row["event"], row["id"],
                     redact_url(url), outcome, attempt.detail, row["attempts"])
         return counts
-
-    def failures(self, limit: int = 10) -> list[dict[str, Any]]:
-        """The latest failed deliveries, for the operator view."""
-        with self._connection().cursor(row_factory=dict_row) as cur:
-            rows = cur.execute(
-                "SELECT id, event, receiver, attempts, last_error, created_at FROM statuspage.notifications "
-                "WHERE status = 'failed' ORDER BY id DESC LIMIT %s", (limit,)).fetchall()
-        for row in rows:
-            url = self.urls.get(row.pop("receiver"))
-            row["receiver"] = redact_url(url) if url else "(no longer configured)"
-        return rows
 
     def close(self) -> None:
         if self.conn is not None:

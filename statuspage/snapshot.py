@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from itertools import pairwise
 from typing import Any
 
@@ -16,10 +16,10 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from .db import sql
+from .formatting import money, utc_iso
 
 WINDOWS = ("7d", "30d", "all")
 DAILY_DAYS = 30
-_CENT = Decimal("0.01")
 
 
 def _pick(choose, a: Decimal | None, b: Decimal | None) -> Decimal | None:
@@ -32,16 +32,6 @@ class SnapshotRejected(Exception):
     def __init__(self, violations: list[str]) -> None:
         self.violations = violations
         super().__init__("; ".join(violations))
-
-
-def money(value: Decimal) -> str:
-    """Two fraction digits, half away from zero like PostgreSQL's round(), never "-0.00"."""
-    rounded = value.quantize(_CENT, rounding=ROUND_HALF_UP)
-    return str(abs(rounded) if rounded == 0 else rounded)
-
-
-def utc_iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)

@@ -10,16 +10,19 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from apscheduler.schedulers.base import BaseScheduler
 from psycopg_pool import ConnectionPool
 
 from .config import Settings
-from .history import History, Leader
+from .db.leader import Leader
+from .history import History
 from .metrics import Metrics
 from .notify import Notifier
 from .snapshot import SealedCache, Snapshot, is_stale
-from .status import COMPONENTS, Component, Observation, advance, overall
+from .status import Component, Observation, advance, overall
+from .vocabulary import COMPONENTS, Overall
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,7 @@ class AppState:
     history: History | None = None
     history_version: int = 0
     history_error: str = ""  # operator detail of the last failed history run
+    notify_failures: list[dict[str, Any]] = field(default_factory=list)  # operator view: deliveries given up on
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -76,7 +80,7 @@ class AppState:
         snap = self.snapshot
         return snap is not None and is_stale(snap.as_of, now, stale_after_s)
 
-    def overall(self) -> str:
+    def overall(self) -> Overall:
         return overall({name: c.state for name, c in self.components.items()})
 
 

@@ -7,22 +7,8 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 
-from .snapshot import utc_iso
-
-OPERATIONAL, DEGRADED, DOWN, UNKNOWN = "operational", "degraded", "down", "unknown"
-COMPONENTS = ("engine", "metrics", "database", "snapshot")
-
-
-def ago(seconds: float) -> str:
-    """Short public age: "12 s ago", "4 min ago", "3 h ago", "2 d ago"."""
-    seconds = max(0, int(seconds))
-    if seconds < 120:
-        return f"{seconds} s ago"
-    if seconds < 7200:
-        return f"{seconds // 60} min ago"
-    if seconds < 172800:
-        return f"{seconds // 3600} h ago"
-    return f"{seconds // 86400} d ago"
+from .formatting import ago, utc_iso
+from .vocabulary import DEGRADED, DOWN, OPERATIONAL, UNKNOWN, Overall
 
 
 @dataclass(frozen=True)
@@ -137,7 +123,7 @@ def snapshot_observation(as_of: datetime | None, now: datetime, stale_after_s: f
     return Observation(OPERATIONAL, f"data read {ago(age)}")
 
 
-def overall(states: dict[str, str]) -> str:
+def overall(states: dict[str, str]) -> Overall:
     """The banner. Unknown components are left out.
 
     - major outage: no numbers can be shown (snapshot down), or every known component is down;
@@ -147,12 +133,12 @@ def overall(states: dict[str, str]) -> str:
     """
     known = {name: state for name, state in states.items() if state != UNKNOWN}
     if known.get("snapshot") == DOWN or (known and all(s == DOWN for s in known.values())):
-        return "major outage"
+        return Overall.MAJOR_OUTAGE
     if DOWN in known.values():
-        return "partial outage"
+        return Overall.PARTIAL_OUTAGE
     if DEGRADED in known.values():
-        return "degraded"
-    return "operational"
+        return Overall.DEGRADED
+    return Overall.OPERATIONAL
 
 
 def jobs_alive(last_runs: dict[str, datetime | None], intervals: dict[str, float], now: datetime,

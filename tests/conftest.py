@@ -12,9 +12,11 @@ import psycopg
 import pytest
 from flask import Flask
 
-from statuspage import create_app, migrate, seed
+from statuspage import create_app
 from statuspage.config import Settings, load_settings
-from statuspage.pgserver import EmbeddedPostgres
+from statuspage.db import migrate
+from statuspage.demo import seed
+from statuspage.demo.pgserver import EmbeddedPostgres
 
 from .helpers import LiveServer
 

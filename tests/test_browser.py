@@ -2,7 +2,7 @@
 
 Short intervals, a database of the test's own that the test stops, a simulated engine on a real
 socket, and the page served with the server's own strict Content-Security-Policy header
-(statuspage.security): every violation is recorded by a listener the browser installs before any
+(statuspage.web.security): every violation is recorded by a listener the browser installs before any
 page script, and shows up as a console error too.
 Screenshots go to test-artifacts/ (ignored by git).
 """
@@ -19,11 +19,11 @@ import psycopg
 import pytest
 from flask import Flask
 
-from statuspage import seed
-from statuspage.pgserver import EmbeddedPostgres
-from statuspage.scheduler import utcnow
-from statuspage.security import CONTENT_SECURITY_POLICY
-from statuspage.simengine import SimEngine
+from statuspage.demo import seed
+from statuspage.demo.pgserver import EmbeddedPostgres
+from statuspage.demo.simengine import SimEngine
+from statuspage.formatting import utcnow
+from statuspage.web.security import CONTENT_SECURITY_POLICY
 
 from .conftest import add_trade
 from .helpers import LiveServer, wait_until

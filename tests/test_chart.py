@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from statuspage.chart import HEIGHT, WIDTH, cumulative_pnl, nice_step
+from statuspage.web.chart import HEIGHT, WIDTH, cumulative_pnl, nice_step
 
 
 def series(*values: str) -> list[tuple[date, Decimal]]:

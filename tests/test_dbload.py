@@ -22,7 +22,7 @@ import pytest
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from flask import Flask
 
-from statuspage.scheduler import (
+from statuspage.jobs.scheduler import (
     history_job,
     notify_job,
     probe_database_job,

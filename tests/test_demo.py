@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psutil
 
-from statuspage.pgserver import free_port
+from statuspage.demo.pgserver import free_port
 
 from .helpers import get, wait_until
 

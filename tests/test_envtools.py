@@ -17,7 +17,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import yaml
 
-from statuspage import config, envtools
+from statuspage import config
+from statuspage.cli import env as envtools
 
 SENTINEL = "Sentinel-pw-4f9c2e"  # a password that must never reach stdout or stderr
 DSN = f"postgresql://statuspage:{SENTINEL}@db.internal:5432/engine"
@@ -67,12 +68,20 @@ def test_check_fails_naming_each_missing_variable() -> None:
     del environ["DATABASE_URL"], environ["WEB_CONCURRENCY"]
     environ["ENGINE_METRICS_URL"] = "  "  # blank is as missing as absent
 
-    code, out, err = run(["check"], environ)
+    code, out, err = run(["check", "--blueprint", str(envtools.BLUEPRINT)], environ)
 
     assert code == 1
     assert out == ""
     for name in ("DATABASE_URL", "WEB_CONCURRENCY", "ENGINE_METRICS_URL"):
         assert f"{name}: missing" in err.splitlines()
+
+
+def test_check_without_a_blueprint_requires_only_what_the_settings_table_calls_required() -> None:
+    required = [setting.env for setting in config.SETTINGS if setting.required]
+    assert run(["check"], {"DATABASE_URL": DSN}) == (0, "env check: 1 variables OK\n", "")
+    code, _, err = run(["check"], {"LOG_LEVEL": "INFO"})
+    assert code == 1
+    assert [line.split(":")[0] for line in err.splitlines()[:-1]] == required
 
 
 def test_check_fails_naming_an_invalid_setting() -> None:
@@ -237,7 +246,7 @@ def test_blueprint_health_check_is_healthz() -> None:
 
 def test_blueprint_runs_env_check_then_migrations_before_each_deploy() -> None:
     # the check first: a deploy missing a variable stops before anything touches the database
-    assert web_service()["preDeployCommand"].split(" && ") == ["python -m statuspage env check",
+    assert web_service()["preDeployCommand"].split(" && ") == ["python -m statuspage env check --blueprint render.yaml",
                                                                "python -m statuspage db migrate"]
 
 
@@ -271,7 +280,15 @@ def test_blueprint_and_config_agree_on_a_fresh_environment() -> None:
     environ = {key: entry["value"] for key, entry in envtools.declared_variables(envtools.BLUEPRINT).items()
                if "value" in entry}
     environ |= {"DATABASE_URL": DSN, "ENGINE_METRICS_URL": "https://engine.example/metrics"}
-    assert run(["check"], environ)[0] == 0
+    assert run(["check", "--blueprint", str(envtools.BLUEPRINT)], environ)[0] == 0
+
+
+def test_blueprint_declares_a_setting_only_to_change_its_default() -> None:
+    """Defaults live in config.SETTINGS alone; a copy here would drift from it."""
+    declared = envtools.declared_variables(envtools.BLUEPRINT)
+    for setting in config.SETTINGS:
+        if "value" in declared.get(setting.env, {}):
+            assert declared[setting.env]["value"] != setting.default, setting.env
 
 
 # --- the Render API, through a stand-in on a real socket ---

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from statuspage import seed
-from statuspage.pgserver import EmbeddedPostgres
-from statuspage.simengine import SimEngine
+from statuspage.demo import seed
+from statuspage.demo.pgserver import EmbeddedPostgres
+from statuspage.demo.simengine import SimEngine
 
 from .conftest import add_trade
 from .helpers import wait_until

@@ -22,7 +22,7 @@ import psycopg
 import pytest
 
 from statuspage.config import SETTINGS
-from statuspage.pgserver import free_port
+from statuspage.demo.pgserver import free_port
 
 from .conftest import FAST, add_trade
 from .helpers import Reply, get, http, wait_until

@@ -7,8 +7,11 @@ from datetime import date, datetime, timedelta
 import psycopg
 import pytest
 
-from statuspage import history, migrate
-from statuspage.status import DEGRADED, DOWN, OPERATIONAL, UNKNOWN, Component
+from statuspage import history
+from statuspage.db import migrate
+from statuspage.db.leader import Leader
+from statuspage.status import Component
+from statuspage.vocabulary import DEGRADED, DOWN, OPERATIONAL, UNKNOWN
 
 from .conftest import utc
 
@@ -129,7 +132,7 @@ def test_retention_prunes_samples_after_14_days_and_rollups_after_400(hist) -> N
 
 
 def test_only_one_of_two_contenders_holds_the_lock_and_the_other_takes_over(hist, pg_dsn) -> None:
-    a, b = history.Leader(pg_dsn, {}), history.Leader(pg_dsn, {})
+    a, b = Leader(pg_dsn, {}), Leader(pg_dsn, {})
     try:
         assert a.ensure() is True
         assert b.ensure() is False

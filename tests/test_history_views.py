@@ -14,9 +14,10 @@ from xml.etree import ElementTree as ET
 import psycopg
 import pytest
 
-from statuspage.scheduler import history_job, probe_database_job, refresh_job
-from statuspage.simengine import SimEngine
-from statuspage.status import DOWN, OPERATIONAL, Observation
+from statuspage.demo.simengine import SimEngine
+from statuspage.jobs.scheduler import history_job, probe_database_job, refresh_job
+from statuspage.status import Observation
+from statuspage.vocabulary import DOWN, OPERATIONAL
 
 from .conftest import utc
 from .dom import parse

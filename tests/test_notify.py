@@ -17,9 +17,11 @@ from pathlib import Path
 import pytest
 
 from statuspage import notify
-from statuspage.scheduler import history_job, notify_job, probe_database_job, refresh_job
-from statuspage.simengine import SimEngine
-from statuspage.status import DOWN, OPERATIONAL, Observation
+from statuspage.demo.simengine import SimEngine
+from statuspage.jobs.scheduler import history_job, notify_job, probe_database_job, refresh_job
+from statuspage.status import Observation
+from statuspage.vocabulary import DOWN, OPERATIONAL
+from statuspage.web.ops import operator_view
 
 from .conftest import utc
 from .helpers import wait_until
@@ -176,9 +178,10 @@ def test_a_4xx_is_final_and_shown_to_the_operator(writer, make_app, receiver) ->
     for seconds in (75, 400, 800):
         step(rt, seconds)
     assert [r["answer"] for r in hook.received] == ["404"]
-    failures = rt.notifier.failures()
-    assert [(f["event"], f["last_error"], f["receiver"]) for f in failures] == [
-        ("incident.opened", "HTTP 404", f"http://127.0.0.1:{hook.server.server_port}/…")]
+    step(rt, 801)  # the history job reads what the operator view shows
+    failures = operator_view(rt, T + timedelta(seconds=801))["failed_notifications"]
+    assert [(f["event"], f["last_error"], f["receiver"], f["attempts"]) for f in failures] == [
+        ("incident.opened", "HTTP 404", f"http://127.0.0.1:{hook.server.server_port}/…", 1)]
     assert rt.state.metrics.registry.get_sample_value("statuspage_notifications_total", {"outcome": "failed"}) == 1
 
 

@@ -18,23 +18,23 @@ import psycopg
 import pytest
 from flask import Flask
 
-from statuspage import ops, seed
 from statuspage.config import ConfigError, redact_dsn
-from statuspage.history import identity
-from statuspage.pgserver import EmbeddedPostgres, free_port
-from statuspage.scheduler import (
+from statuspage.db.leader import identity
+from statuspage.demo import seed
+from statuspage.demo.pgserver import EmbeddedPostgres, free_port
+from statuspage.formatting import utc_iso, utcnow
+from statuspage.jobs.scheduler import (
     history_job,
     job_intervals,
     probe_database_job,
     probe_engine_job,
     probe_local_job,
     refresh_job,
-    utcnow,
 )
-from statuspage.snapshot import utc_iso
 from statuspage.state import AppState
-from statuspage.status import COMPONENTS
-from statuspage.views import FRAGMENTS
+from statuspage.vocabulary import COMPONENTS
+from statuspage.web import ops
+from statuspage.web.views import FRAGMENTS
 
 from .dom import parse
 from .helpers import wait_until

@@ -17,17 +17,12 @@ import psycopg
 import pytest
 from flask import Flask, template_rendered
 
-from statuspage.pgserver import free_port
-from statuspage.scheduler import (
-    probe_database_job,
-    probe_engine_job,
-    probe_local_job,
-    refresh_job,
-    utcnow,
-)
+from statuspage.demo.pgserver import free_port
+from statuspage.formatting import utcnow
+from statuspage.jobs.scheduler import probe_database_job, probe_engine_job, probe_local_job, refresh_job
 from statuspage.state import Runtime
 from statuspage.status import Observation
-from statuspage.views import FRAGMENTS
+from statuspage.web.views import FRAGMENTS
 
 from .conftest import add_trade
 from .dom import Node, parse

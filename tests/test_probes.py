@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from statuspage.probes import parse_engine_metrics, scrape_engine, tracker_trades
-from statuspage.simengine import SimEngine
+from statuspage.demo.simengine import SimEngine
+from statuspage.jobs.probes import parse_engine_metrics, scrape_engine, tracker_trades
 
 
 @pytest.fixture

@@ -25,8 +25,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from psycopg_pool import ConnectionPool
 
-from statuspage import seed
 from statuspage.db import make_pool
+from statuspage.demo import seed
 from statuspage.snapshot import DAILY_DAYS, SealedCache, refresh_once, violations
 
 from .conftest import settings_for

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from psycopg.errors import ReadOnlySqlTransaction
 
-from statuspage.scheduler import utcnow
+from statuspage.formatting import utcnow
 
 from .conftest import add_trade
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from statuspage.scheduler import WallClockInterval
+from statuspage.jobs.scheduler import WallClockInterval
 
 from .helpers import wait_until
 

@@ -22,10 +22,11 @@ import psycopg
 import pytest
 from flask import Flask, current_app
 
-from statuspage import envtools, seed
+from statuspage.cli import env as envtools
 from statuspage.config import SETTINGS
-from statuspage.pgserver import EmbeddedPostgres, free_port
-from statuspage.scheduler import utcnow
+from statuspage.demo import seed
+from statuspage.demo.pgserver import EmbeddedPostgres, free_port
+from statuspage.formatting import utcnow
 
 from .helpers import LiveServer, Reply, http, wait_until
 from .test_ops import public_gets

@@ -15,8 +15,9 @@ import pytest
 from flask import Flask
 
 from statuspage.config import ConfigError
-from statuspage.scheduler import probe_database_job, probe_engine_job, probe_local_job, refresh_job, utcnow
-from statuspage.security import CONTENT_SECURITY_POLICY
+from statuspage.formatting import utcnow
+from statuspage.jobs.scheduler import probe_database_job, probe_engine_job, probe_local_job, refresh_job
+from statuspage.web.security import CONTENT_SECURITY_POLICY
 
 from .conftest import add_trade
 from .dom import parse

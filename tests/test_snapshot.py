@@ -9,16 +9,16 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from statuspage import seed
 from statuspage.db import make_pool
-from statuspage.scheduler import refresh_job
+from statuspage.demo import seed
+from statuspage.formatting import money
+from statuspage.jobs.scheduler import refresh_job
 from statuspage.snapshot import (
     DayPoint,
     SealedCache,
     Snapshot,
     SnapshotRejected,
     WindowStats,
-    money,
     read_snapshot,
     refresh_once,
     violations,

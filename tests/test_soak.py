@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bench.soak import landing_violations, seed_soak_database, soak
-from statuspage.pgserver import EmbeddedPostgres
+from statuspage.demo.pgserver import EmbeddedPostgres
 
 
 @pytest.mark.slow

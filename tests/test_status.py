@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from statuspage.formatting import ago
 from statuspage.status import (
-    DEGRADED,
-    DOWN,
-    OPERATIONAL,
-    UNKNOWN,
     Component,
     Observation,
     Scrape,
     advance,
-    ago,
     database_observation,
     engine_observation,
     jobs_alive,
@@ -21,6 +17,7 @@ from statuspage.status import (
     overall,
     snapshot_observation,
 )
+from statuspage.vocabulary import DEGRADED, DOWN, OPERATIONAL, UNKNOWN
 
 from .conftest import utc
 
@@ -110,7 +107,7 @@ def test_ages_read_naturally() -> None:
 
 
 def test_snapshot_is_unknown_until_the_first_refresh_has_run(writer, make_app) -> None:
-    from statuspage.scheduler import probe_local_job, refresh_job
+    from statuspage.jobs.scheduler import probe_local_job, refresh_job
 
     rt = make_app(start_background=False).extensions["statuspage"]
     probe_local_job(rt, NOW)

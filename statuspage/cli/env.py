@@ -27,9 +27,9 @@ from typing import Any, TextIO
 
 import yaml
 
-from . import config
+from .. import config
 
-BLUEPRINT = Path(__file__).parent.parent / "render.yaml"
+BLUEPRINT = Path(__file__).resolve().parents[2] / "render.yaml"
 SERVICE_NAME = "statuspage"  # the web service in render.yaml whose envVars are checked
 RENDER_API_URL = "https://api.render.com/v1"
 RENDER_PAGE_LIMIT = 100  # the API's largest page
@@ -65,7 +65,9 @@ def protected_names(declared: Mapping[str, object]) -> set[str]:
 
 
 def check_environment(environ: Mapping[str, str], declared: Mapping[str, object]) -> tuple[int, list[str]]:
-    """(number of variables checked, one problem line per missing or invalid name)."""
+    """(number of variables checked, one problem line per missing or invalid name). Without a
+    blueprint (``declared`` empty) only what the configuration requires must be set, as the
+    README's settings table says; with one, every variable it declares must be set as well."""
     settings = {setting.env: setting for setting in config.SETTINGS}
     must_be_set = protected_names(declared)
     # Optional settings are checked too when set: a bad value fails start-up all the same.
@@ -217,7 +219,8 @@ def read_snapshot(path: Path) -> dict[str, Any]:
 
 
 def _check(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO, err: TextIO) -> int:
-    count, problems = check_environment(environ, declared_variables(args.blueprint))
+    declared = declared_variables(args.blueprint) if args.blueprint else {}
+    count, problems = check_environment(environ, declared)
     if problems:
         for line in problems:
             print(line, file=err)
@@ -267,18 +270,24 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--render-service", metavar="SERVICE_ID",
                         help="read the env vars of this Render service through its API (needs RENDER_API_KEY)")
 
-    check = commands.add_parser("check", parents=[blueprint],
-                                help="every variable render.yaml or the configuration needs is set and valid")
+    check = commands.add_parser("check", help="every required setting is set and every set one is valid",
+                                description="Exit 1, naming each variable, if a required setting is missing or "
+                                            "any setting is invalid. With --blueprint, every variable that "
+                                            "file's web service declares must be set too (render.yaml's "
+                                            "pre-deploy step uses it).")
+    check.add_argument("--blueprint", type=Path, metavar="FILE",
+                       help="also require every variable this render.yaml declares")
     check.set_defaults(run=_check)
     snapshot = commands.add_parser("snapshot", parents=[render],
                                    help="record every variable's sha256 in a new 0600 file")
-    snapshot.add_argument("--out", type=Path, required=True, metavar="FILE")
+    snapshot.add_argument("--out", type=Path, required=True, metavar="FILE",
+                          help="new file to write (created 0600, never overwritten)")
     snapshot.add_argument("--include-values", action="store_true", help="also record the values (secrets!)")
     snapshot.set_defaults(run=_snapshot)
     diff = commands.add_parser("diff", parents=[blueprint, render],
                                help="names removed, added or changed since a snapshot; "
                                     "exit 1 if a required one is gone")
-    diff.add_argument("file", type=Path, metavar="FILE")
+    diff.add_argument("file", type=Path, metavar="FILE", help="a snapshot written by env snapshot")
     diff.set_defaults(run=_diff)
     return parser
 

@@ -7,26 +7,18 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
-from flask.blueprints import BlueprintSetupState
-from werkzeug.http import parse_etags
 
+from ..formatting import utc_iso, utcnow
+from ..jobs.scheduler import job_intervals
+from ..state import Runtime
+from ..status import jobs_alive
+from ..vocabulary import BADGE_COLOURS, COMPONENTS, DEGRADED, OPERATIONAL
 from . import chart
-from .feeds import BADGE_COLOURS, atom, text_width
-from .formatting import FILTERS
-from .render import RenderCache, Rendered, etag_of
-from .scheduler import job_intervals, utcnow
-from .snapshot import utc_iso
-from .state import Runtime
-from .status import COMPONENTS, DEGRADED, OPERATIONAL, jobs_alive
+from .feeds import atom, text_width
+from .responses import ResponseCache, etag_of, send
+from .responses import no_store_json as _json
 
 bp = Blueprint("public", __name__)
-
-
-@bp.record_once
-def _setup_templates(setup: BlueprintSetupState) -> None:
-    env = setup.app.jinja_env
-    env.filters.update(FILTERS)
-    env.trim_blocks = env.lstrip_blocks = True  # block tags leave no blank lines in the HTML
 
 
 # The page's polled pieces: templates/_<name>.html, each included by index.html and served alone.
@@ -39,31 +31,8 @@ def _rt() -> Runtime:
     return current_app.extensions["statuspage"]
 
 
-def _cache() -> RenderCache:
-    return current_app.extensions["statuspage.render"]
-
-
-def _send(rendered: Rendered, mimetype: str, status: int = 200, max_age: int = 5) -> Response:
-    # Headers written as plain strings and If-None-Match compared here: werkzeug's cache_control
-    # object and make_conditional (Date, Range) cost more than the rest of the request together,
-    # and would keep the page below the framework's floor (bench/RESULTS.md).
-    headers = {"ETag": f'"{rendered.etag}"', "Cache-Control": f"public, max-age={max_age}"}
-    if status == 200 and _client_has(rendered.etag):
-        return Response(status=304, headers=headers)  # no body: the client's copy is current
-    return Response(rendered.body, status=status, mimetype=mimetype, headers=headers)
-
-
-def _client_has(etag: str) -> bool:
-    """If-None-Match names ``etag`` or ``*``, by weak comparison as RFC 9110 has it for GET and HEAD."""
-    header = request.environ.get("HTTP_IF_NONE_MATCH")
-    return bool(header) and parse_etags(header).contains_weak(etag)
-
-
-def _json(payload: Any, status: int = 200) -> Response:
-    body = json.dumps(payload, separators=(",", ":"))
-    response = Response(body, status=status, mimetype="application/json")
-    response.cache_control.no_store = True
-    return response
+def _cache() -> ResponseCache:
+    return current_app.extensions["statuspage.responses"]
 
 
 def _views_key(rt: Runtime, now: datetime) -> tuple[int, int, bool, int]:
@@ -71,26 +40,6 @@ def _views_key(rt: Runtime, now: datetime) -> tuple[int, int, bool, int]:
     state = rt.state
     return (state.snapshot_version, state.components_version, state.is_stale(now, rt.settings.stale_after_s),
             state.history_version)
-
-
-# htmx settings for a strict Content-Security-Policy, and 304 meaning "keep what you have": htmx 2
-# swaps every 2xx/3xx by default (src/htmx.js, config.responseHandling), so a bodiless 304 would
-# otherwise blank the region.
-HTMX_CONFIG = json.dumps({
-    "includeIndicatorStyles": False,  # it would inject a <style> element
-    "allowEval": False,
-    "allowScriptTags": False,
-    "historyEnabled": False,
-    "selfRequestsOnly": True,
-    "timeout": 10000,
-    "responseHandling": [
-        {"code": "204", "swap": False},
-        {"code": "304", "swap": False},
-        {"code": "[23]..", "swap": True},
-        {"code": "[45]..", "swap": False, "error": True},
-        {"code": "...", "swap": False},
-    ],
-}, separators=(",", ":"))
 
 
 def page_context(rt: Runtime, now: datetime) -> dict[str, Any]:
@@ -113,13 +62,13 @@ def _render_page(rt: Runtime, now: datetime) -> bytes:
     context = page_context(rt, now)
     # Each region starts with the ETag of exactly the bytes it holds, so its first poll can be a 304.
     etags = {name: etag_of(render_template(f"_{name}.html", **context).encode()) for name in FRAGMENTS}
-    return render_template("index.html", etags=etags, htmx_config=HTMX_CONFIG, **context).encode()
+    return render_template("index.html", etags=etags, **context).encode()
 
 
 @bp.get("/")
 def index() -> Response:
     rt, now = _rt(), utcnow()
-    return _send(_cache().get("page", _views_key(rt, now), lambda: _render_page(rt, now)), "text/html")
+    return send(_cache().get("page", _views_key(rt, now), lambda: _render_page(rt, now)), "text/html")
 
 
 @bp.get("/fragments/<name>")
@@ -130,7 +79,7 @@ def fragment(name: str) -> Response:
     rt, now = _rt(), utcnow()
     rendered = _cache().get(f"fragment:{name}", _views_key(rt, now),
                             lambda: render_template(f"_{name}.html", **page_context(rt, now)).encode())
-    return _send(rendered, "text/html", max_age=0)
+    return send(rendered, "text/html", max_age=0)
 
 
 @bp.get("/performance/landing")
@@ -142,7 +91,7 @@ def landing() -> Response:
     stale = rt.state.is_stale(now, rt.settings.stale_after_s)
     rendered = _cache().get("landing", (rt.state.snapshot_version, stale),
                             lambda: json.dumps(snap.to_public(stale=stale), separators=(",", ":")).encode())
-    return _send(rendered, "application/json")
+    return send(rendered, "application/json")
 
 
 @bp.get("/status.json")
@@ -159,7 +108,7 @@ def status_json() -> Response:
         }
         return json.dumps(payload, separators=(",", ":")).encode()
 
-    return _send(_cache().get("status", _views_key(rt, now), build), "application/json")
+    return send(_cache().get("status", _views_key(rt, now), build), "application/json")
 
 
 def _liveness(rt: Runtime, now: datetime) -> dict[str, bool]:
@@ -213,7 +162,7 @@ def history_json() -> Response:
         return _json({"error": "no history yet: the page has not read its history table"}, 503)
     rendered = _cache().get("history.json", rt.state.history_version,
                             lambda: json.dumps(history.to_public(), separators=(",", ":")).encode())
-    return _send(rendered, "application/json", max_age=60)
+    return send(rendered, "application/json", max_age=60)
 
 
 @bp.get("/history.atom")
@@ -222,7 +171,7 @@ def history_atom() -> Response:
     page_url, feed_url = url_for("public.index", _external=True), url_for("public.history_atom", _external=True)
     rendered = _cache().get(f"history.atom:{root}", rt.state.history_version,
                             lambda: atom(rt.state.history, page_url, feed_url, utcnow()))
-    return _send(rendered, "application/atom+xml", max_age=60)
+    return send(rendered, "application/atom+xml", max_age=60)
 
 
 @bp.get("/badge/<name>.svg")
@@ -240,4 +189,4 @@ def badge(name: str) -> Response:
         return render_template("badge.svg", label=label, state=state, lw=text_width(label), rw=text_width(state),
                                colour=BADGE_COLOURS[state]).encode()
 
-    return _send(_cache().get(f"badge:{name}", state, build), "image/svg+xml", max_age=60)
+    return send(_cache().get(f"badge:{name}", state, build), "image/svg+xml", max_age=60)

@@ -10,9 +10,9 @@ from __future__ import annotations
 from flask import Flask, Response, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .config import Settings
+from ..config import Settings
 
-# No 'unsafe-inline' or 'unsafe-eval' anywhere: htmx is configured for this policy (views.HTMX_CONFIG)
+# No 'unsafe-inline' or 'unsafe-eval' anywhere: htmx is configured for this policy (web/htmx.py)
 # and page.js is a file. Directives that do not fall back to default-src are spelled out.
 CONTENT_SECURITY_POLICY = "; ".join((
     "default-src 'self'",

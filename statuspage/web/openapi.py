@@ -1,6 +1,6 @@
 """The contract of the public JSON endpoints: an OpenAPI 3.1 document, served at /openapi.json.
 
-The document is ``statuspage/openapi.json``, kept by hand beside the views it describes and checked
+The document is ``statuspage/web/openapi.json``, kept by hand beside the views it describes and checked
 against them by a schemathesis run in the tests (tests/test_openapi.py). It is read and validated
 as JSON once, when the app is built: a broken file stops start-up, not a request.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 from flask import Blueprint, Response, request
 from flask.blueprints import BlueprintSetupState
 
-from .render import Rendered, etag_of
+from .responses import Rendered, etag_of
 
 DOCUMENT = Path(__file__).with_name("openapi.json")
 

@@ -12,16 +12,15 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from . import history, notify, probes
-from .snapshot import SnapshotRejected, refresh_once
-from .state import Runtime
-from .status import COMPONENTS, database_observation, engine_observation, metrics_observation, snapshot_observation
+from .. import history, notify
+from ..formatting import utcnow
+from ..snapshot import SnapshotRejected, refresh_once
+from ..state import Runtime
+from ..status import database_observation, engine_observation, metrics_observation, snapshot_observation
+from ..vocabulary import COMPONENTS
+from . import probes
 
 log = logging.getLogger(__name__)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def refresh_job(rt: Runtime, now: datetime | None = None) -> None:
@@ -116,6 +115,7 @@ def history_job(rt: Runtime, now: datetime | None = None) -> None:
                            s.notify_retry_for_s)
         if leader.conn is not None:
             state.publish_history(history.read(leader.conn, list(COMPONENTS), now))
+            state.notify_failures = notify.failed_deliveries(leader.conn, rt.settings.notify_webhook_urls or [])
         state.history_error = ""
     except psycopg.Error as exc:
         error = f"{type(exc).__name__}: {exc}".strip()

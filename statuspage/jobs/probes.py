@@ -15,8 +15,8 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from prometheus_client.parser import text_string_to_metric_families
 from psycopg_pool import ConnectionPool
 
-from . import db
-from .status import Scrape
+from .. import db
+from ..status import Scrape
 
 MAX_SCRAPE_BYTES = 4 * 1024 * 1024
 ENGINE_GAUGES = {"engine_db_connected": "db_connected", "engine_last_tick_timestamp_seconds": "last_tick"}

@@ -11,8 +11,6 @@ import logging
 from flask import Flask, Response, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from .views import HTMX_CONFIG
-
 log = logging.getLogger(__name__)
 
 API_PATHS = frozenset({"/livez", "/readyz", "/healthz"})
@@ -41,7 +39,7 @@ def error_response(error: HTTPException) -> Response:
         response = Response(body, status=code, mimetype="application/json")
     else:
         try:
-            body = render_template("error.html", code=code, phrase=error.name or "Error", htmx_config=HTMX_CONFIG)
+            body = render_template("error.html", code=code, phrase=error.name or "Error")
         except Exception:  # a broken template must not turn a 404 into a traceback
             log.exception("error page %s could not be rendered", code)
             body = f"{code} {error.name}\n"

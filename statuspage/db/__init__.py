@@ -10,11 +10,11 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
-from .config import Settings, redact_dsn
+from ..config import Settings, redact_dsn
 
 log = logging.getLogger(__name__)
 
-SQL_DIR = Path(__file__).with_name("sql")
+SQL_DIR = Path(__file__).parent.parent / "sql"  # beside the modules that run them
 
 
 @functools.cache

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psycopg
 
-MIGRATIONS = Path(__file__).with_name("migrations")
+MIGRATIONS = Path(__file__).parent.parent / "migrations"
 SCHEMA = "statuspage"
 _MIGRATION_LOCK = 0x5747_4D49  # pg_advisory_xact_lock key: "migrate"
 

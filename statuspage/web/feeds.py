@@ -5,26 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from xml.etree import ElementTree as ET
 
-from .history import History
-from .snapshot import utc_iso
+from ..formatting import duration, utc_iso
+from ..history import History
+from ..vocabulary import component_name
 
 ATOM = "http://www.w3.org/2005/Atom"
-COMPONENT_NAMES = {"engine": "Trading engine", "metrics": "Engine metrics", "database": "Database",
-                   "snapshot": "Data snapshot"}
-
-
-def duration(seconds: int) -> str:
-    """"45 s", "12 min", "3 h 5 min", "2 d 4 h"."""
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes = seconds // 60
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
 
 
 def atom(history: History | None, page_url: str, feed_url: str, now: datetime) -> bytes:
@@ -46,7 +31,7 @@ def atom(history: History | None, page_url: str, feed_url: str, now: datetime) -
     sub(feed, "link", href=page_url, rel="alternate", type="text/html")
     sub(feed, "link", href=feed_url, rel="self", type="application/atom+xml")
     for incident in incidents:
-        name = COMPONENT_NAMES.get(incident.component, incident.component)
+        name = component_name(incident.component)
         entry = sub(feed, "entry")
         sub(entry, "id", f"{feed_url}#incident-{incident.id}")
         if incident.resolved_at:
@@ -64,10 +49,6 @@ def atom(history: History | None, page_url: str, feed_url: str, now: datetime) -
             summary += f", ongoing for {duration(incident.duration_s(now))}."
         sub(entry, "summary", f"{summary} {incident.detail}".strip())
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
-
-
-BADGE_COLOURS = {"operational": "#1a7f37", "degraded": "#9a6700", "partial outage": "#bc4c00",
-                 "down": "#cf222e", "major outage": "#cf222e", "unknown": "#59636e"}
 
 
 def text_width(text: str) -> int:

@@ -20,12 +20,11 @@ from flask import Blueprint, Flask, Response, current_app, render_template, requ
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
-from .config import SETTINGS, Settings, redact_dsn
-from .scheduler import job_intervals, utcnow
-from .snapshot import utc_iso
-from .state import Runtime
-from .status import jobs_alive
-from .views import HTMX_CONFIG
+from ..config import SETTINGS, Settings, redact_dsn
+from ..formatting import utc_iso, utcnow
+from ..jobs.scheduler import job_intervals
+from ..state import Runtime
+from ..status import jobs_alive
 
 bp = Blueprint("ops", __name__)
 
@@ -135,6 +134,10 @@ def operator_view(rt: Runtime, now: datetime) -> dict[str, Any]:
             "detail": c.detail, "operator_detail": c.operator_detail or None,
             "pending_state": c.pending_state, "pending_count": c.pending_count,
         } for c in state.components.values()],
+        "failed_notifications": [{
+            "id": f["id"], "event": f["event"], "receiver": f["receiver"], "attempts": f["attempts"],
+            "last_error": f["last_error"], "created_at": _iso(f["created_at"]),
+        } for f in state.notify_failures],
         "jobs": [{"name": job, "interval_s": interval, "last_run": _iso(state.job_runs.get(job)),
                   "alive": alive[job]} for job, interval in intervals.items()],
     }
@@ -150,7 +153,7 @@ def _private(response: Response) -> Response:
 @bp.get("/ops")
 def ops_page() -> Response:
     view = operator_view(_rt(), utcnow())
-    return _private(Response(render_template("ops.html", view=view, htmx_config=HTMX_CONFIG), mimetype="text/html"))
+    return _private(Response(render_template("ops.html", view=view), mimetype="text/html"))
 
 
 @bp.get("/ops.json")

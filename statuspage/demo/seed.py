@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import psycopg
 
-from .db import sql
+from ..db import sql
 
 SYMBOLS = {"BTC-USD": 64000.0, "ETH-USD": 3200.0, "SOL-USD": 150.0, "AVAX-USD": 35.0}
 _Q8 = Decimal("0.00000001")

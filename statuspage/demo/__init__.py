@@ -18,8 +18,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import psycopg
 from werkzeug.serving import make_server
 
-from . import create_app, migrate, seed
-from .config import load_settings
+from .. import create_app
+from ..config import load_settings
+from ..db import migrate
+from . import seed
 from .pgserver import EmbeddedPostgres
 from .simengine import SimEngine
 

@@ -1,0 +1,69 @@
+"""Leader election: one process of the whole deployment holds a PostgreSQL advisory lock on a
+dedicated session, and every leader-only write (history, the notification outbox) goes through that
+session. A write can therefore succeed only while its writer still holds the lock: when the leader
+dies or loses its connection the lock goes with its session, and the next process to try takes over.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from typing import Any
+
+import psycopg
+
+log = logging.getLogger(__name__)
+
+LEADER_LOCK = 0x5354_4154_5553  # pg_try_advisory_lock key: "STATUS"
+
+
+def identity() -> str:
+    """Who writes: host and pid, recorded beside every row a leader writes."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Leader:
+    """Holds (or tries to take) the history lock on a connection of its own."""
+
+    def __init__(self, dsn: str, connect_kwargs: dict[str, Any]) -> None:
+        self._dsn = dsn
+        self.me = identity()
+        self._kwargs = {**connect_kwargs, "autocommit": True, "application_name": f"statuspage-history {self.me}"}
+        self.conn: psycopg.Connection | None = None
+        self.is_leader = False
+
+    def ensure(self) -> bool:
+        """Check the session (a dead one loses the lock with it), reconnect, try the lock."""
+        if self.conn is not None:
+            try:
+                self.conn.execute("SELECT 1")
+            except psycopg.Error:
+                self._drop("history connection lost")
+        if self.conn is None:
+            try:
+                self.conn = psycopg.connect(self._dsn, **self._kwargs)
+            except psycopg.Error as exc:
+                log.warning("history: cannot connect: %s", type(exc).__name__)
+                return False
+        if not self.is_leader:
+            try:
+                self.is_leader = bool(self.conn.execute("SELECT pg_try_advisory_lock(%s)",
+                                                        (LEADER_LOCK,)).fetchone()[0])
+            except psycopg.Error:
+                self._drop("history connection lost")
+                return False
+            if self.is_leader:
+                log.info("history: this process (%s) is now the leader", self.me)
+        return self.is_leader
+
+    def _drop(self, why: str) -> None:
+        if self.is_leader:
+            log.warning("history: %s; leadership released", why)
+        self.is_leader = False
+        if self.conn is not None:
+            self.conn.close()
+        self.conn = None
+
+    def close(self) -> None:
+        self._drop("shutting down")
