@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 from . import db, scheduler
 from .config import Settings, load_settings
 from .history import Leader
-from .metrics import Metrics
+from .metrics import Metrics, skip_unknown_methods
 from .notify import Notifier
 from .render import RenderCache
 from .state import AppState, Runtime
@@ -32,6 +32,7 @@ def _setup_logging(level: str) -> None:
 
 
 def _bind_metrics(app: Flask, registry: CollectorRegistry) -> None:
+    app.before_request(skip_unknown_methods)
     # Under gunicorn (PROMETHEUS_MULTIPROC_DIR set by gunicorn.conf.py) /metrics aggregates workers.
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_flask_exporter.multiprocess import GunicornInternalPrometheusMetrics
@@ -52,6 +53,9 @@ def create_app(settings: Settings | None = None, *, start_background: bool = Tru
     _setup_logging(settings.log_level)
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
     app.config.update(DEBUG=False, TESTING=False, JSON_SORT_KEYS=False)
+    # werkzeug answers "//status.json" with a redirect to an absolute URL built from the Host header
+    # (a forged Host in a cacheable 308); without merging, such a path is simply not found.
+    app.url_map.merge_slashes = False
 
     metrics = Metrics(CollectorRegistry(auto_describe=True))
     now = scheduler.utcnow()

@@ -9,6 +9,7 @@ when gunicorn reaps it (child_exit in gunicorn.conf.py), so a recycled worker le
 
 from __future__ import annotations
 
+from flask import request
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from .snapshot import WINDOWS, Snapshot
@@ -16,6 +17,17 @@ from .snapshot import WINDOWS, Snapshot
 COMPONENTS = ("engine", "metrics", "database", "snapshot")
 STATES = ("operational", "degraded", "down", "unknown")
 REFRESH_OUTCOMES = ("ok", "error", "rejected")
+# flask_http_request_* label each request with its method as sent: every invented method ("FOO1",
+# "FOO2", ...) would add series that live as long as the process (and files in PROMETHEUS_MULTIPROC_DIR).
+COUNTED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
+
+
+def skip_unknown_methods() -> None:
+    """before_request: a request with any other method still gets its 405, but is not counted.
+    prometheus_flask_exporter skips a request marked ``prom_do_not_track`` (what its own
+    do_not_track() decorator sets)."""
+    if request.method not in COUNTED_METHODS:
+        request.prom_do_not_track = True  # type: ignore[attr-defined]
 
 
 class Metrics:

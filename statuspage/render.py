@@ -28,6 +28,10 @@ class RenderCache:
         self._slots: dict[str, tuple[Hashable, Rendered]] = {}
         self._lock = threading.Lock()
 
+    def __len__(self) -> int:
+        """Slots held: one per output name, never one per request."""
+        return len(self._slots)
+
     def get(self, name: str, key: Hashable, build: Callable[[], bytes]) -> Rendered:
         slot = self._slots.get(name)
         if slot is not None and slot[0] == key:

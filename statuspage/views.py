@@ -6,12 +6,12 @@ import json
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, render_template, request
 from flask.blueprints import BlueprintSetupState
 from werkzeug.http import parse_etags
 
 from . import chart
-from .feeds import BADGE_COLOURS, atom, text_width
+from .feeds import BADGE_COLOURS, FeedLinks, atom, text_width
 from .formatting import FILTERS
 from .render import RenderCache, Rendered, etag_of
 from .scheduler import job_intervals, utcnow
@@ -218,10 +218,12 @@ def history_json() -> Response:
 
 @bp.get("/history.atom")
 def history_atom() -> Response:
-    rt, root = _rt(), request.url_root
-    page_url, feed_url = url_for("public.index", _external=True), url_for("public.history_atom", _external=True)
-    rendered = _cache().get(f"history.atom:{root}", rt.state.history_version,
-                            lambda: atom(rt.state.history, page_url, feed_url, utcnow()))
+    # Links from PUBLIC_URL or relative, never from the request: a Host header written into a
+    # publicly cached feed would be served to everyone, and one cache entry per Host would grow forever.
+    rt = _rt()
+    links = FeedLinks.of(rt.settings.public_url)
+    rendered = _cache().get("history.atom", rt.state.history_version,
+                            lambda: atom(rt.state.history, links, utcnow()))
     return _send(rendered, "application/atom+xml", max_age=60)
 
 
