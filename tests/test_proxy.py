@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import psutil
 import psycopg
 import pytest
 
@@ -129,6 +130,7 @@ def test_200_slow_header_clients_through_nginx_do_not_stop_other_visitors(stack)
                    what="nginx closing every slow client")
         held = sorted(c.closed - c.opened for c in clients if c.closed is not None)
         assert held[0] >= HEADER_TIMEOUT_S - 1 and held[-1] <= HEADER_TIMEOUT_S + 5, (held[0], held[-1])
+        print(f"nginx closed the slow clients {held[0]:.1f} to {held[-1]:.1f} s after they connected")
         assert visits_done < min(c.closed for c in clients if c.closed is not None)
     finally:
         stop.set()
@@ -141,6 +143,9 @@ def test_200_slow_header_clients_through_nginx_do_not_stop_other_visitors(stack)
 
 def test_the_app_security_headers_reach_the_visitor_and_hsts_over_https(stack) -> None:
     app, front = stack
+    # As the README starts it, gunicorn listens on loopback only: nginx is the only way in.
+    listening = {c.laddr.ip for c in psutil.Process(app.proc.pid).net_connections("tcp") if c.status == "LISTEN"}
+    assert listening == {"127.0.0.1"}
     through = front.get("/", {"X-Forwarded-Proto": "http"})  # a visitor's own claim changes nothing
     direct = app.get("/")
     assert through.status == direct.status == 200
