@@ -62,6 +62,9 @@ max_requests = 0
 # gunicorn would otherwise believe X-Forwarded-Proto from any peer in forwarded_allow_ips
 # (127.0.0.1 by default), whatever the page's setting says.
 secure_scheme_headers: dict[str, str] = {}
+# Nor a SCRIPT_NAME header (gunicorn believes one from forwarded_allow_ips by default): it would move
+# every link of the cached page under a prefix of the sender's choosing, for every visitor.
+forwarder_headers = ""  # none: gunicorn wants a comma-separated string
 
 # --- timeouts ---
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 from flask import Flask
@@ -32,27 +31,15 @@ def _setup_logging(level: str) -> None:
         root.addHandler(handler)
 
 
-def _bind_metrics(app: Flask, registry: CollectorRegistry) -> None:
-    # Under gunicorn (PROMETHEUS_MULTIPROC_DIR set by gunicorn.conf.py) /metrics aggregates workers.
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_flask_exporter.multiprocess import GunicornInternalPrometheusMetrics
-
-        # A registry of its own: the exporter attaches a collector of every worker's files to it,
-        # which clashes with the series already registered in the app's registry. /metrics reads
-        # those files, so the app's series are exported all the same.
-        GunicornInternalPrometheusMetrics(app, registry=CollectorRegistry(), group_by="endpoint")
-    else:
-        from prometheus_flask_exporter import PrometheusMetrics
-
-        PrometheusMetrics(app, registry=registry, group_by="endpoint")
-
-
 def create_app(settings: Settings | None = None, *, start_background: bool = True) -> Flask:
     """Build the app. Raises ConfigError before touching anything when a setting is bad."""
     settings = settings or load_settings()
     _setup_logging(settings.log_level)
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
     app.config.update(DEBUG=False, TESTING=False, JSON_SORT_KEYS=False)
+    # werkzeug answers "//status.json" with a redirect to an absolute URL built from the Host header
+    # (a forged Host in a cacheable 308); without merging, such a path is simply not found.
+    app.url_map.merge_slashes = False
 
     metrics = Metrics(CollectorRegistry(auto_describe=True))
     now = utcnow()
@@ -63,8 +50,7 @@ def create_app(settings: Settings | None = None, *, start_background: bool = Tru
     runtime = Runtime(settings=settings, pool=db.make_pool(settings), state=AppState(started_at=now, metrics=metrics),
                       leader=leader, notifier=notifier)
     app.extensions["statuspage"] = runtime
-    web.init_app(app, settings)
-    _bind_metrics(app, metrics.registry)
+    web.init_app(app, settings, metrics.registry)
     if start_background:
         runtime.scheduler = scheduler.start(runtime)
     return app

@@ -15,8 +15,6 @@ from .snapshot import WINDOWS, Snapshot
 from .vocabulary import STATES
 
 REFRESH_OUTCOMES = ("ok", "error", "rejected")
-
-
 class Metrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry

@@ -32,7 +32,7 @@ T = utc(2026, 4, 30, 12, 0)
 @pytest.fixture
 def app_with_incident(writer, make_app):
     """An app whose own jobs recorded: database up at T, down at T+5 min, up again at T+12 min."""
-    app = make_app(start_background=False)
+    app = make_app(start_background=False, PUBLIC_URL="https://status.example")  # the feed's links
     rt = app.extensions["statuspage"]
     rt.pool.wait(timeout=10)
     refresh_job(rt, T)

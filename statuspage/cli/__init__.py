@@ -77,6 +77,9 @@ def _migrate(args: argparse.Namespace) -> int:
     except psycopg.Error as exc:
         print(f"db migrate: failed: {type(exc).__name__}: {exc}".strip(), file=sys.stderr)
         return 1
+    except migrate.MigrationError as exc:
+        print(f"db migrate: failed: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

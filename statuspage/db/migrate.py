@@ -11,12 +11,36 @@ import logging
 from pathlib import Path
 
 import psycopg
+from psycopg.rows import dict_row
+
+from . import sql
 
 MIGRATIONS = Path(__file__).parent.parent / "migrations"
 SCHEMA = "statuspage"
 _MIGRATION_LOCK = 0x5747_4D49  # pg_advisory_xact_lock key: "migrate"
 
 log = logging.getLogger(__name__)
+
+
+class MigrationError(Exception):
+    """The role cannot migrate; the message is one line saying what it lacks and what to run."""
+
+
+def _ensure_schema(conn: psycopg.Connection) -> None:
+    """Create the schema only when it is missing; use one the role was given as it is."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        access = cur.execute(sql("migrate_schema_access"), {"schema": SCHEMA}).fetchone()
+    assert access is not None
+    role = access["role"]
+    if access["schema_exists"]:
+        if not access["may_create_in_schema"]:
+            raise MigrationError(f"schema {SCHEMA} exists but role {role} may not create tables in it: "
+                                 f"ALTER SCHEMA {SCHEMA} OWNER TO {role} (see README, History)")
+        return
+    if not access["may_create_schema"]:
+        raise MigrationError(f"schema {SCHEMA} does not exist and role {role} may not create it: "
+                             f"CREATE SCHEMA {SCHEMA} AUTHORIZATION {role} (see README, History)")
+    conn.execute(f"CREATE SCHEMA {SCHEMA}")
 
 
 def pending_files() -> list[Path]:
@@ -28,7 +52,7 @@ def migrate(conn: psycopg.Connection) -> list[str]:
     applied_now = []
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+        _ensure_schema(conn)
         conn.execute(f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.schema_migrations (
                              version text PRIMARY KEY,
                              applied_at timestamptz NOT NULL DEFAULT now())""")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from xml.etree import ElementTree as ET
 
@@ -12,7 +13,32 @@ from ..vocabulary import component_name
 ATOM = "http://www.w3.org/2005/Atom"
 
 
-def atom(history: History | None, page_url: str, feed_url: str, now: datetime) -> bytes:
+# Without PUBLIC_URL the feed does not know its own address (a Host header is the visitor's word, not
+# ours), so its ids are tag: URIs (RFC 4151): stable at whatever address the feed is read.
+TAG_PREFIX = "tag:statuspage,2026:"
+
+
+@dataclass(frozen=True)
+class FeedLinks:
+    """Where the feed points and what it calls itself; never taken from a request."""
+
+    page: str  # alternate link of the feed and of every entry
+    feed: str  # self link
+    id: str  # the feed's id
+    entry_prefix: str  # an entry's id is this and the incident's number
+
+    @classmethod
+    def of(cls, public_url: str | None) -> FeedLinks:
+        """Absolute under PUBLIC_URL; relative references otherwise, which a reader resolves
+        against the address it fetched the feed from (RFC 4287 section 1.2, RFC 3986 section 5)."""
+        if public_url:
+            feed = public_url + ("" if public_url.endswith("/") else "/") + "history.atom"
+            return cls(page=public_url, feed=feed, id=feed, entry_prefix=f"{feed}#incident-")
+        return cls(page="./", feed="history.atom", id=f"{TAG_PREFIX}history.atom",
+                   entry_prefix=f"{TAG_PREFIX}incident-")
+
+
+def atom(history: History | None, links: FeedLinks, now: datetime) -> bytes:
     """An Atom feed (RFC 4287) of incidents, newest first."""
     ET.register_namespace("", ATOM)
 
@@ -23,17 +49,17 @@ def atom(history: History | None, page_url: str, feed_url: str, now: datetime) -
 
     incidents = history.incidents if history else []
     feed = ET.Element(f"{{{ATOM}}}feed")
-    sub(feed, "id", feed_url)
+    sub(feed, "id", links.id)
     sub(feed, "title", "Trading engine status: incidents")
     updated = max([i.resolved_at or i.opened_at for i in incidents], default=history.began if history else None)
     sub(feed, "updated", utc_iso(updated or now))
     sub(sub(feed, "author"), "name", "statuspage")
-    sub(feed, "link", href=page_url, rel="alternate", type="text/html")
-    sub(feed, "link", href=feed_url, rel="self", type="application/atom+xml")
+    sub(feed, "link", href=links.page, rel="alternate", type="text/html")
+    sub(feed, "link", href=links.feed, rel="self", type="application/atom+xml")
     for incident in incidents:
         name = component_name(incident.component)
         entry = sub(feed, "entry")
-        sub(entry, "id", f"{feed_url}#incident-{incident.id}")
+        sub(entry, "id", f"{links.entry_prefix}{incident.id}")
         if incident.resolved_at:
             title = f"{name} {incident.worst_state}, resolved after {duration(incident.duration_s(now))}"
         else:
@@ -41,7 +67,7 @@ def atom(history: History | None, page_url: str, feed_url: str, now: datetime) -
         sub(entry, "title", title)
         sub(entry, "updated", utc_iso(incident.resolved_at or incident.opened_at))
         sub(entry, "published", utc_iso(incident.opened_at))
-        sub(entry, "link", href=page_url, rel="alternate", type="text/html")
+        sub(entry, "link", href=links.page, rel="alternate", type="text/html")
         summary = f"{name} was {incident.worst_state} from {utc_iso(incident.opened_at)}"
         if incident.resolved_at:
             summary += f" to {utc_iso(incident.resolved_at)}."

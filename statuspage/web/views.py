@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, render_template
 
 from ..formatting import utc_iso, utcnow
 from ..jobs.scheduler import job_intervals
@@ -14,7 +14,7 @@ from ..state import Runtime
 from ..status import jobs_alive
 from ..vocabulary import BADGE_COLOURS, COMPONENTS, DEGRADED, OPERATIONAL
 from . import chart
-from .feeds import atom, text_width
+from .feeds import FeedLinks, atom, text_width
 from .responses import ResponseCache, etag_of, send
 from .responses import no_store_json as _json
 
@@ -167,10 +167,12 @@ def history_json() -> Response:
 
 @bp.get("/history.atom")
 def history_atom() -> Response:
-    rt, root = _rt(), request.url_root
-    page_url, feed_url = url_for("public.index", _external=True), url_for("public.history_atom", _external=True)
-    rendered = _cache().get(f"history.atom:{root}", rt.state.history_version,
-                            lambda: atom(rt.state.history, page_url, feed_url, utcnow()))
+    # Links from PUBLIC_URL or relative, never from the request: a Host header written into a
+    # publicly cached feed would be served to everyone, and one cache entry per Host would grow forever.
+    rt = _rt()
+    links = FeedLinks.of(rt.settings.public_url)
+    rendered = _cache().get("history.atom", rt.state.history_version,
+                            lambda: atom(rt.state.history, links, utcnow()))
     return send(rendered, "application/atom+xml", max_age=60)
 
 
