@@ -1,11 +1,9 @@
-"""Small helpers for the tests: HTTP over real sockets, bounded waits, a served app."""
+"""HTTP over real sockets and an app served on 127.0.0.1."""
 
 from __future__ import annotations
 
 import json
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from http.client import HTTPConnection
 from typing import Any
@@ -46,18 +44,6 @@ def get(url: str, headers: dict[str, str] | None = None, timeout: float = 10) ->
     return http("GET", url, headers, timeout=timeout)
 
 
-def wait_until(check: Callable[[], Any], timeout: float = 15, every: float = 0.1, what: str = "condition") -> Any:
-    """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
-
-
 class LiveServer:
     """An app served by a real HTTP server on 127.0.0.1 in a background thread."""
 
@@ -74,3 +60,12 @@ class LiveServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def csp_directives(policy: str) -> dict[str, list[str]]:
+    """A Content-Security-Policy header as ``{directive: [values]}``."""
+    parsed = {}
+    for part in policy.split(";"):
+        name, *values = part.split()
+        parsed[name] = values
+    return parsed

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from .helpers import wait_until
+from ..helpers import ROOT
+from ..helpers.wait import wait_until
 
-RULES = Path(__file__).resolve().parent.parent / "deploy" / "alerts.rules.yml"
+RULES = ROOT / "deploy" / "alerts.rules.yml"
 
 
 def test_alert_rules_cover_engine_snapshot_and_database_with_exported_series(writer, make_app, serve) -> None:

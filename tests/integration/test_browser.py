@@ -25,15 +25,17 @@ from statuspage.demo.simengine import SimEngine
 from statuspage.formatting import utcnow
 from statuspage.web.security import CONTENT_SECURITY_POLICY
 
-from .conftest import add_trade
-from .helpers import LiveServer, wait_until
+from ..helpers import ROOT
+from ..helpers.http import LiveServer
+from ..helpers.trades import add_trade
+from ..helpers.wait import wait_until
 
 pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+ARTIFACTS = ROOT / "test-artifacts"
 # Installed by the browser before the page's own scripts; CSP does not apply to it.
 CSP_LISTENER_JS = """
 window.__cspViolations = [];

@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import psycopg
 
-ROOT = Path(__file__).resolve().parent.parent
+from ..helpers import ROOT
 
 
 def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -32,8 +32,9 @@ from statuspage.jobs.scheduler import (
 )
 from statuspage.state import Runtime
 
-from .conftest import add_trade
-from .helpers import LiveServer, get, wait_until
+from ..helpers.http import LiveServer, get
+from ..helpers.trades import add_trade
+from ..helpers.wait import wait_until
 
 # Everything a visitor (or a poll) can ask for.
 PATHS = ("/", "/performance/landing", "/status.json", "/fragments/banner", "/fragments/windows",

@@ -8,15 +8,14 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import psutil
 
 from statuspage.demo.pgserver import free_port
 
-from .helpers import get, wait_until
-
-ROOT = Path(__file__).resolve().parent.parent
+from ..helpers import ROOT
+from ..helpers.http import get
+from ..helpers.wait import wait_until
 
 
 def postmasters() -> set[int]:

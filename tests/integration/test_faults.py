@@ -11,10 +11,9 @@ import pytest
 
 from statuspage.demo import seed
 from statuspage.demo.pgserver import EmbeddedPostgres
-from statuspage.demo.simengine import SimEngine
 
-from .conftest import add_trade
-from .helpers import wait_until
+from ..helpers.trades import add_trade
+from ..helpers.wait import wait_until
 
 PROBE = 1.0
 TIMEOUT = 0.5
@@ -30,12 +29,6 @@ def prepare(pg: EmbeddedPostgres, trades: int = 3) -> None:
         now = datetime.now(UTC)
         for i in range(1, trades + 1):
             add_trade(conn, i, now - timedelta(hours=i), "10")
-
-
-@pytest.fixture
-def engine():
-    with SimEngine() as engine:
-        yield engine
 
 
 def test_database_outage_degrades_and_recovers_without_restart(private_pg, make_app, serve, engine) -> None:

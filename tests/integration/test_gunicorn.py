@@ -3,125 +3,24 @@ each and none in the master, /metrics over every worker, clean exits and final s
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import psycopg
 import pytest
 
-from statuspage.config import SETTINGS
-from statuspage.demo.pgserver import free_port
+from ..helpers.gunicorn import LANDING
+from ..helpers.http import http
+from ..helpers.trades import add_trade
+from ..helpers.wait import wait_until
 
-from .conftest import FAST, add_trade
-from .helpers import Reply, get, http, wait_until
-
-ROOT = Path(__file__).resolve().parent.parent
-LANDING = "/performance/landing"
 # Trades relative to now, far from every window edge: (age, pnl).
 TRADES = [(timedelta(hours=1), "10.50"), (timedelta(hours=2), "-3.25"), (timedelta(days=3), "7.00"),
           (timedelta(days=10), "2.00"), (timedelta(days=45), "-1.00")]
 EXPECTED = {"7d": (3, "14.25"), "30d": (4, "16.25"), "all": (5, "15.25")}
-
-
-@dataclass
-class Gunicorn:
-    """One gunicorn master started by a test; every request the test makes is counted."""
-
-    proc: subprocess.Popen[bytes]
-    url: str
-    out: Path  # stdout: the access log
-    err: Path  # stderr: gunicorn's and the app's logs
-    started: float
-    made: Counter[str] = field(default_factory=Counter)
-
-    def get(self, path: str) -> Reply:
-        reply = get(self.url + path)
-        if path != "/metrics":  # the exporter does not count its own endpoint
-            self.made[path] += 1
-        return reply
-
-    def get_many(self, path: str, n: int) -> list[Reply]:
-        """``n`` requests, eight at a time, each on a fresh connection."""
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            return list(pool.map(lambda _: self.get(path), range(n)))
-
-    def log(self) -> str:
-        return self.err.read_text()
-
-    def worker_pids(self) -> list[int]:
-        return [int(pid) for pid in re.findall(r"Booting worker with pid: (\d+)", self.log())]
-
-    def scheduler_pids(self) -> list[int]:
-        return [int(pid) for pid in re.findall(r"scheduler started in pid (\d+)", self.log())]
-
-    def access(self) -> list[dict[str, str]]:
-        """The access log's entries; a line still being written is left for the next read."""
-        return [json.loads(line) for line in self.out.read_text().split("\n")[:-1]]
-
-    def pids_that_served(self, path: str) -> set[int]:
-        return {int(e["pid"].strip("<>")) for e in self.access() if e["path"] == path and e["status"] == "200"}
-
-    def wait_ready(self) -> None:
-        """Until every worker has booted, started its scheduler and published a snapshot."""
-        wait_until(lambda: len(self.scheduler_pids()) == 2, what="two schedulers started")
-        wait_until(lambda: all(r.status == 200 for r in self.get_many(LANDING, 16)), what="landing 200 everywhere")
-
-    def wait_exit(self, timeout: float) -> tuple[int, float]:
-        rc = self.proc.wait(timeout=timeout)
-        return rc, time.monotonic() - self.started
-
-
-def _env(**overrides: str | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in {s.env for s in SETTINGS} | {"PROMETHEUS_MULTIPROC_DIR", "PORT", "WEB_CONCURRENCY"}}
-    env.update(FAST, PORT=str(free_port()), WEB_CONCURRENCY="2")
-    for key, value in overrides.items():
-        if value is None:
-            env.pop(key, None)
-        else:
-            env[key] = value
-    return env
-
-
-@pytest.fixture
-def start_gunicorn(tmp_path: Path) -> Iterator[Callable[..., Gunicorn]]:
-    """Start ``gunicorn -c gunicorn.conf.py wsgi:app`` in its own process group; whatever still runs
-    at the end is stopped, and the group killed if it does not stop."""
-    started: list[Gunicorn] = []
-
-    def start(**env: str | None) -> Gunicorn:
-        env = _env(**env)
-        n = len(started)
-        out, err = tmp_path / f"gunicorn-{n}.out", tmp_path / f"gunicorn-{n}.err"
-        with out.open("wb") as stdout, err.open("wb") as stderr:
-            proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
-                                    cwd=ROOT, env=env, stdout=stdout, stderr=stderr, start_new_session=True)
-        started.append(Gunicorn(proc, f"http://127.0.0.1:{env['PORT']}", out, err, time.monotonic()))
-        return started[-1]
-
-    yield start
-    for server in started:
-        if server.proc.poll() is None:
-            server.proc.send_signal(signal.SIGTERM)  # as the platform stops it; removes its metrics directory
-            try:
-                server.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.proc.pid, signal.SIGKILL)
-                server.proc.wait(timeout=10)
-        with contextlib.suppress(ProcessLookupError):  # workers left behind by a master that died first
-            os.killpg(server.proc.pid, signal.SIGKILL)
 
 
 @pytest.fixture

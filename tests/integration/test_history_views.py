@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 from datetime import timedelta
-from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import psycopg
@@ -19,11 +16,11 @@ from statuspage.jobs.scheduler import history_job, probe_database_job, refresh_j
 from statuspage.status import Observation
 from statuspage.vocabulary import DOWN, OPERATIONAL
 
-from .conftest import utc
-from .dom import parse
-from .helpers import wait_until
+from ..helpers.app import app_process, run_jobs
+from ..helpers.dom import parse
+from ..helpers.trades import utc
+from ..helpers.wait import wait_until
 
-ROOT = Path(__file__).resolve().parent.parent
 ATOM = "{http://www.w3.org/2005/Atom}"
 SVG = "{http://www.w3.org/2000/svg}"
 T = utc(2026, 4, 30, 12, 0)
@@ -33,11 +30,7 @@ T = utc(2026, 4, 30, 12, 0)
 def app_with_incident(writer, make_app):
     """An app whose own jobs recorded: database up at T, down at T+5 min, up again at T+12 min."""
     app = make_app(start_background=False)
-    rt = app.extensions["statuspage"]
-    rt.pool.wait(timeout=10)
-    refresh_job(rt, T)
-    probe_database_job(rt, T)
-    history_job(rt, T)
+    rt = run_jobs(app, T, (refresh_job, probe_database_job, history_job), pool_ready=True)
     for minutes, state in ((5, DOWN), (12, OPERATIONAL)):
         rt.state.observe("database", Observation(state, f"database {state}"), T + timedelta(minutes=minutes), 1)
         history_job(rt, T + timedelta(minutes=minutes))
@@ -102,14 +95,6 @@ def test_page_shows_ninety_bars_per_component_and_the_incident(app_with_incident
     assert len(incidents) == 1 and "Database" in incidents[0].text and "(7 min)" in incidents[0].text
 
 
-def _app_process(dsn: str, engine_url: str) -> subprocess.Popen:
-    code = "from statuspage import create_app; import time; create_app(); time.sleep(120)"
-    env = {**os.environ, "DATABASE_URL": dsn, "ENGINE_METRICS_URL": engine_url, "PROBE_INTERVAL_S": "1",
-           "PROBE_TIMEOUT_S": "0.5", "REFRESH_INTERVAL_S": "1", "STALE_AFTER_S": "30", "PROBE_CONFIRM": "1"}
-    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-
-
 def _leader(conn: psycopg.Connection) -> str | None:
     row = conn.execute(
         "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
@@ -120,7 +105,7 @@ def _leader(conn: psycopg.Connection) -> str | None:
 
 def test_two_processes_one_writer_and_a_hand_over_when_it_dies(writer, pg_dsn) -> None:
     with SimEngine() as engine:
-        procs = [_app_process(pg_dsn, engine.url) for _ in range(2)]
+        procs = [app_process(pg_dsn, engine.url) for _ in range(2)]
         try:
             identities = {f"{os.uname().nodename}:{p.pid}": p for p in procs}
             first = wait_until(lambda: _leader(writer), timeout=20, what="a leader")

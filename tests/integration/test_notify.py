@@ -3,77 +3,34 @@ failures and hangs, sent by one leader only, and never lost when a leader dies."
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
+from collections.abc import Callable, Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
-from statuspage import notify
 from statuspage.demo.simengine import SimEngine
 from statuspage.jobs.scheduler import history_job, notify_job, probe_database_job, refresh_job
 from statuspage.status import Observation
 from statuspage.vocabulary import DOWN, OPERATIONAL
 from statuspage.web.ops import operator_view
 
-from .conftest import utc
-from .helpers import wait_until
+from ..helpers import ROOT
+from ..helpers.app import app_process, run_jobs
+from ..helpers.trades import utc
+from ..helpers.wait import wait_until
+from ..helpers.webhooks import Receiver
 
-ROOT = Path(__file__).resolve().parent.parent
 T = utc(2026, 4, 30, 12, 0)
 PUBLIC = "https://status.example.com/"
 
 
-class Receiver:
-    """A webhook receiver; ``script`` says how to answer each request in turn (then 200)."""
-
-    def __init__(self, script: list[str] | None = None) -> None:
-        self.script = list(script or [])
-        self.received: list[dict] = []
-        self.stop = threading.Event()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                action = receiver.script.pop(0) if receiver.script else "200"
-                receiver.received.append({"body": json.loads(body), "raw": body, "answer": action,
-                                          "key": self.headers["Idempotency-Key"]})
-                if action == "hang":
-                    receiver.stop.wait(10)  # bounded: the test ends it
-                    return
-                self.send_response(int(action))
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/s3cr3t-hook-token"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def delivered(self, event: str | None = None) -> list[dict]:
-        return [r["body"] for r in self.received if r["answer"] == "200"
-                and (event is None or r["body"]["event"] == event)]
-
-    def close(self) -> None:
-        self.stop.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def receiver():
+def receiver() -> Iterator[Callable[..., Receiver]]:
     made: list[Receiver] = []
 
     def make(script: list[str] | None = None) -> Receiver:
@@ -87,12 +44,7 @@ def receiver():
 
 def runtime(make_app, url: str, **env: str):
     app = make_app(start_background=False, NOTIFY_WEBHOOK_URLS=url, PUBLIC_URL=PUBLIC, **env)
-    rt = app.extensions["statuspage"]
-    rt.pool.wait(timeout=10)
-    refresh_job(rt, T)
-    probe_database_job(rt, T)
-    history_job(rt, T)
-    return rt
+    return run_jobs(app, T, (refresh_job, probe_database_job, history_job), pool_ready=True)
 
 
 def step(rt, seconds: float, state: str | None = None) -> None:
@@ -219,20 +171,6 @@ def test_a_row_leased_by_a_dead_sender_is_sent_after_the_lease_runs_out(writer, 
     assert len(hook.delivered("incident.opened")) == 1
 
 
-def test_chat_webhooks_get_their_own_format() -> None:
-    message = {"event": "incident.opened", "component": "engine", "from": "operational", "to": "degraded",
-               "at": "2026-04-30T12:00:10Z", "duration_s": None, "detail": "engine reports no database connection",
-               "page_url": PUBLIC}
-    slack = json.loads(notify.request_body("https://hooks.slack.com/services/T0/B0/xyz", message))
-    assert slack == {"text": "[DEGRADED] Trading engine is degraded (was operational) since 2026-04-30T12:00:10Z: "
-                             "engine reports no database connection. https://status.example.com/"}
-    resolved = {**message, "event": "incident.resolved", "from": "degraded", "to": "operational", "duration_s": 750}
-    discord = json.loads(notify.request_body("https://discord.com/api/webhooks/1/abc", resolved))
-    assert discord == {"content": "[RESOLVED] Trading engine is operational again after 12 min. "
-                                  "https://status.example.com/"}
-    assert json.loads(notify.request_body("https://example.com/hook", message)) == message
-
-
 def test_no_secret_reaches_a_payload(pg_dsn, make_app, writer, receiver) -> None:
     hook = receiver()
     secret_dsn = pg_dsn.replace("postgres@", "postgres:pw-SENTINEL-7731@")
@@ -246,19 +184,11 @@ def test_no_secret_reaches_a_payload(pg_dsn, make_app, writer, receiver) -> None
         assert secret not in raw
 
 
-def _app_process(dsn: str, engine_url: str, hook_url: str) -> subprocess.Popen:
-    code = "from statuspage import create_app; import time; create_app(); time.sleep(120)"
-    env = {**os.environ, "DATABASE_URL": dsn, "ENGINE_METRICS_URL": engine_url, "PROBE_INTERVAL_S": "1",
-           "PROBE_TIMEOUT_S": "0.5", "REFRESH_INTERVAL_S": "1", "STALE_AFTER_S": "30", "PROBE_CONFIRM": "1",
-           "NOTIFY_WEBHOOK_URLS": hook_url, "NOTIFY_MIN_INCIDENT_S": "1"}
-    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-
-
 def test_two_processes_send_each_message_once(writer, pg_dsn, receiver) -> None:
     hook = receiver()
     with SimEngine() as engine:
-        procs = [_app_process(pg_dsn, engine.url, hook.url) for _ in range(2)]
+        procs = [app_process(pg_dsn, engine.url, NOTIFY_WEBHOOK_URLS=hook.url, NOTIFY_MIN_INCIDENT_S="1")
+                 for _ in range(2)]
         try:
             wait_until(lambda: writer.execute("SELECT count(*) FROM statuspage.state_changes "
                                               "WHERE component = 'engine'").fetchone()[0], timeout=20,

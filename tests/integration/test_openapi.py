@@ -22,12 +22,13 @@ from flask import Flask
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
-from statuspage.demo.pgserver import free_port
 from statuspage.formatting import utcnow
 from statuspage.web.openapi import DOCUMENT
 
-from .conftest import add_trade
-from .helpers import LiveServer, wait_until
+from ..helpers.app import unreachable_dsn
+from ..helpers.http import LiveServer
+from ..helpers.trades import add_trade
+from ..helpers.wait import wait_until
 
 # Public paths that are not API: the page, its htmx fragments, its static files, and Prometheus's own format.
 NOT_API = {"/", "/fragments/{name}", "/static/{filename}", "/metrics", "/openapi.json"}
@@ -95,7 +96,7 @@ def test_schemathesis_finds_every_answer_of_the_live_app_true_to_the_document(li
 def test_the_answers_before_the_first_snapshot_match_the_document(make_app: Callable[..., Flask],
                                                                   serve: Callable[[Flask], LiveServer]) -> None:
     # A database nothing listens on: no snapshot, database down; 503s with their own bodies.
-    server = serve(make_app(dsn=f"postgresql://postgres@127.0.0.1:{free_port()}/postgres"))
+    server = serve(make_app(dsn=unreachable_dsn()))
     wait_until(lambda: server.get("/status.json").json()["components"][2]["state"] == "down", timeout=20,
                what="the database probe")
     api = schemathesis.openapi.from_url(server.url + "/openapi.json")

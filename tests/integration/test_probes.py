@@ -11,13 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from statuspage.demo.simengine import SimEngine
-from statuspage.jobs.probes import parse_engine_metrics, scrape_engine, tracker_trades
-
-
-@pytest.fixture
-def engine():
-    with SimEngine() as engine:
-        yield engine
+from statuspage.jobs.probes import scrape_engine
 
 
 def test_scrape_reads_the_two_gauges_and_ignores_the_rest(engine: SimEngine) -> None:
@@ -75,22 +69,6 @@ def test_nothing_listening_is_a_failed_scrape() -> None:
         port = s.getsockname()[1]
     scrape = scrape_engine(f"http://127.0.0.1:{port}/metrics", 1)
     assert not scrape.ok and "ConnectionRefusedError" in scrape.error
-
-
-def test_parser_rejects_text_that_is_not_prometheus() -> None:
-    with pytest.raises(ValueError):
-        parse_engine_metrics("<html>{oops\n")
-    assert parse_engine_metrics("# TYPE engine_db_connected gauge\nengine_db_connected 0\n") == {"db_connected": 0}
-
-
-def test_tracker_counts_lists_and_objects(tmp_path) -> None:
-    (tmp_path / "a.json").write_text('[{"id": 1}, {"id": 2}]')
-    (tmp_path / "b.json").write_text('{"trades": [{}, {}, {}]}')
-    (tmp_path / "c.json").write_text('{"total_trades": 107}')
-    (tmp_path / "d.json").write_text('{"nothing": true}')
-    assert [tracker_trades(str(tmp_path / f"{n}.json")) for n in "abc"] == [2, 3, 107]
-    with pytest.raises(ValueError):
-        tracker_trades(str(tmp_path / "d.json"))
 
 
 def test_credentials_in_the_url_go_as_basic_auth_and_never_into_messages() -> None:

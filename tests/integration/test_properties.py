@@ -7,16 +7,14 @@ calendar-day interval), around UTC midnights and the first day of the daily rang
 ``closed_at`` (order then by id), zero pnl, and amounts that need rounding half away from zero.
 Each example runs on a clean table, through the page's own pool, twice with the same SealedCache
 (the second time from the cached long-history segment), and once more after a late trade lands
-before the daily range (the cache must notice).
+before the daily range (the cache must notice). The recomputation is ``tests/helpers/recompute.py``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from decimal import Decimal
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -29,70 +27,10 @@ from statuspage.db import make_pool
 from statuspage.demo import seed
 from statuspage.snapshot import DAILY_DAYS, SealedCache, refresh_once, violations
 
-from .conftest import settings_for
+from ..helpers.app import settings_for
+from ..helpers.recompute import Trade, expected_public
 
 NEW_YORK_ROLE = "statuspage_props_ny"  # a reader whose sessions default to a zone with DST
-
-
-@dataclass(frozen=True)
-class Trade:
-    id: int
-    closed_at: datetime
-    pnl: Decimal
-    fees: Decimal
-
-
-# --- the recomputation: plain Python, written from the README's definitions ---
-
-
-def money(value: Decimal) -> str:
-    """Two digits, half away from zero: round the magnitude half up, then put the sign back."""
-    cents = int((abs(value) * 100).to_integral_value(rounding=ROUND_HALF_UP))
-    return f"{'-' if value < 0 and cents else ''}{cents // 100}.{cents % 100:02d}"
-
-
-def window(trades: list[Trade]) -> dict[str, Any]:
-    pnls = [t.pnl for t in trades]
-    wins, losses = sum(p > 0 for p in pnls), sum(p < 0 for p in pnls)
-    gross_profit, gross_loss = sum(p for p in pnls if p > 0), sum(p for p in pnls if p < 0)
-    cumulative = peak = drawdown = Decimal(0)
-    for pnl in pnls:  # trades come in (closed_at, id) order; the running peak starts at 0
-        cumulative += pnl
-        peak = max(peak, cumulative)
-        drawdown = max(drawdown, peak - cumulative)
-    return {
-        "trades": len(trades), "wins": wins, "losses": losses,
-        "win_rate": wins / len(trades) if trades else None,
-        "pnl": money(sum(pnls, Decimal(0))), "fees": money(sum((t.fees for t in trades), Decimal(0))),
-        "best_trade": money(max(pnls)) if pnls else None, "worst_trade": money(min(pnls)) if pnls else None,
-        "profit_factor": float(gross_profit / -gross_loss) if losses else None,
-        "max_drawdown": money(drawdown),
-    }
-
-
-def expected_public(trades: list[Trade], now: datetime) -> dict[str, Any]:
-    ordered = sorted(trades, key=lambda t: (t.closed_at, t.id))
-    today = now.astimezone(UTC).date()
-    days = [today - timedelta(days=DAILY_DAYS - 1 - i) for i in range(DAILY_DAYS)]
-
-    def day_of(t: Trade) -> date:
-        return t.closed_at.astimezone(UTC).date()
-
-    return {
-        "as_of": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "stale": False, "currency": "USD",
-        "windows": {
-            "7d": window([t for t in ordered if t.closed_at > now - timedelta(days=7)]),
-            "30d": window([t for t in ordered if t.closed_at > now - timedelta(days=30)]),
-            "all": window(ordered),
-        },
-        "daily": [{
-            "day": day.isoformat(),
-            "trades": sum(day_of(t) == day for t in ordered),
-            "pnl": money(sum((t.pnl for t in ordered if day_of(t) == day), Decimal(0))),
-            "cum_trades": sum(day_of(t) <= day for t in ordered),
-            "cum_pnl": money(sum((t.pnl for t in ordered if day_of(t) <= day), Decimal(0))),
-        } for day in days],
-    }
 
 
 # --- what to generate ---
@@ -228,8 +166,3 @@ def test_every_public_field_equals_a_plain_recomputation(engine: psycopg.Connect
         after = refresh_once(pool, now, 10, sealed)
         assert violations(after) == []
         assert after.to_public(stale=False) == expected_public([*trades, late], now)
-
-
-def test_the_recomputation_rounds_half_away_from_zero() -> None:
-    assert [money(Decimal(v)) for v in ("0.005", "-0.005", "2.675", "-2.675", "0.00499999", "-0.004", "0")] == [
-        "0.01", "-0.01", "2.68", "-2.68", "0.00", "0.00", "0.00"]

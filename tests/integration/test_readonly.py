@@ -12,7 +12,7 @@ from psycopg.errors import ReadOnlySqlTransaction
 
 from statuspage.formatting import utcnow
 
-from .conftest import add_trade
+from ..helpers.trades import add_trade
 
 WRITES = {
     "insert": "INSERT INTO closed_trades (id, symbol, side, qty, entry_price, exit_price, pnl, fees, opened_at,"

@@ -1,22 +1,14 @@
-"""The scheduler's shell: when the jobs run."""
+"""The background jobs of a real runtime: the first refresh at start-up, then the wall-clock grid."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from statuspage.jobs.scheduler import WallClockInterval, probe_local_job, refresh_job
+from statuspage.vocabulary import OPERATIONAL, UNKNOWN
 
-from statuspage.jobs.scheduler import WallClockInterval
+from ..helpers.trades import utc
+from ..helpers.wait import wait_until
 
-from .helpers import wait_until
-
-
-def test_the_refresh_runs_on_the_wall_clock_grid_whatever_its_last_run() -> None:
-    trigger = WallClockInterval(60)
-    now = datetime(2026, 4, 30, 14, 30, 17, 250_000, tzinfo=UTC)
-    # two workers whose last runs differ (booted apart, one restarted) run next at the same instant
-    for previous in (None, now - timedelta(seconds=0.25), now - timedelta(seconds=43.9), now - timedelta(hours=5)):
-        assert trigger.get_next_fire_time(previous, now) == datetime(2026, 4, 30, 14, 31, tzinfo=UTC)
-    on_the_grid = datetime(2026, 4, 30, 14, 31, tzinfo=UTC)
-    assert trigger.get_next_fire_time(on_the_grid, on_the_grid) == on_the_grid + timedelta(minutes=1)
+NOW = utc(2026, 4, 30, 14, 30)
 
 
 def test_the_app_refreshes_at_once_then_on_the_grid(writer, make_app) -> None:
@@ -29,3 +21,12 @@ def test_the_app_refreshes_at_once_then_on_the_grid(writer, make_app) -> None:
     finally:
         rt.scheduler.shutdown(wait=True)  # no job left running to take the history lock after the test
     assert next_run.microsecond == 0 and next_run.second % 2 == 0  # every later one on an even second
+
+
+def test_snapshot_is_unknown_until_the_first_refresh_has_run(writer, make_app) -> None:
+    rt = make_app(start_background=False).extensions["statuspage"]
+    probe_local_job(rt, NOW)
+    assert rt.state.components["snapshot"].state == UNKNOWN  # a start-up is not an outage
+    rt.pool.wait(timeout=10)
+    refresh_job(rt, NOW)
+    assert rt.state.components["snapshot"].state == OPERATIONAL

@@ -1,7 +1,8 @@
 """No secret ever leaves the process: not in a response body or header, not in a log line, not in
 /metrics, not from ``python -m statuspage env check``.
 
-Every secret setting (and RENDER_API_KEY, which only envtools reads) carries a sentinel of its own.
+Every secret setting (and RENDER_API_KEY, which only envtools reads) carries a sentinel of its own
+(``tests/helpers/sentinels.py``; ``tests/unit/test_secrets.py`` checks that none is missing).
 The app runs with its background jobs on a real socket against a database of the test's own
 (trust authentication: any password connects), is driven through every endpoint and every error
 path, with the database up and then down, and everything it said is searched for each sentinel.
@@ -13,7 +14,6 @@ import logging
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -23,41 +23,24 @@ import pytest
 from flask import Flask, current_app
 
 from statuspage.cli import env as envtools
-from statuspage.config import SETTINGS
 from statuspage.demo import seed
-from statuspage.demo.pgserver import EmbeddedPostgres, free_port
+from statuspage.demo.pgserver import EmbeddedPostgres
 from statuspage.formatting import utcnow
 
-from .helpers import LiveServer, Reply, http, wait_until
-from .test_ops import public_gets
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def sentinel(kind: str) -> str:
-    return f"sentinel-{kind}-{uuid.uuid4().hex}"
-
-
-# A unique sentinel per secret, recognisable in any output.
-DB_PASSWORD, HISTORY_PASSWORD, ENGINE_PASSWORD = sentinel("dbpw"), sentinel("histpw"), sentinel("enginepw")
-WEBHOOK_TOKEN, OPS_TOKEN, RENDER_API_KEY = sentinel("hook"), sentinel("ops"), sentinel("render")
-SENTINELS = [DB_PASSWORD, HISTORY_PASSWORD, ENGINE_PASSWORD, WEBHOOK_TOKEN, OPS_TOKEN, RENDER_API_KEY]
-
-
-def secret_environment(pg_port: int) -> dict[str, str]:
-    """A value for every secret setting, each holding its sentinel."""
-    return {
-        "DATABASE_URL": f"postgresql://postgres:{DB_PASSWORD}@127.0.0.1:{pg_port}/postgres",
-        "HISTORY_DATABASE_URL": f"postgresql://postgres:{HISTORY_PASSWORD}@127.0.0.1:{pg_port}/postgres",
-        "ENGINE_METRICS_URL": f"http://metrics:{ENGINE_PASSWORD}@127.0.0.1:{free_port()}/metrics",
-        "NOTIFY_WEBHOOK_URLS": f"http://127.0.0.1:{free_port()}/hooks/{WEBHOOK_TOKEN}",
-        "OPS_TOKEN": OPS_TOKEN,
-    }
-
-
-def test_every_secret_setting_has_a_sentinel_here() -> None:
-    """A new secret setting must be added above, or this test would silently not cover it."""
-    assert set(secret_environment(5432)) == {s.env for s in SETTINGS if s.secret}
+from ..helpers import ROOT
+from ..helpers.app import public_gets
+from ..helpers.http import LiveServer, Reply, http
+from ..helpers.sentinels import (
+    DB_PASSWORD,
+    ENGINE_PASSWORD,
+    HISTORY_PASSWORD,
+    OPS_TOKEN,
+    RENDER_API_KEY,
+    SENTINELS,
+    WEBHOOK_TOKEN,
+    secret_environment,
+)
+from ..helpers.wait import wait_until
 
 
 def connecting_view() -> str:

@@ -11,20 +11,12 @@ import pytest
 
 from statuspage.db import make_pool
 from statuspage.demo import seed
-from statuspage.formatting import money
 from statuspage.jobs.scheduler import refresh_job
-from statuspage.snapshot import (
-    DayPoint,
-    SealedCache,
-    Snapshot,
-    SnapshotRejected,
-    WindowStats,
-    read_snapshot,
-    refresh_once,
-    violations,
-)
+from statuspage.snapshot import SealedCache, SnapshotRejected, read_snapshot, refresh_once, violations
 
-from .conftest import add_trade, settings_for, utc
+from ..helpers.app import run_jobs, settings_for
+from ..helpers.recompute import max_drawdown
+from ..helpers.trades import add_trade, utc
 
 T = utc(2026, 4, 30, 14, 30)
 
@@ -102,11 +94,6 @@ def test_empty_windows_have_zeroes_and_nulls(writer, pool) -> None:
     assert public["windows"]["all"]["max_drawdown"] == "0.00"
 
 
-def test_money_rounds_half_away_from_zero_and_never_shows_minus_zero() -> None:
-    assert [money(Decimal(v)) for v in ("0.005", "-0.005", "-0.004", "2.675", "-277", "0")] == \
-        ["0.01", "-0.01", "0.00", "2.68", "-277.00", "0.00"]
-
-
 def test_daily_counts_are_integers_on_hundreds_of_trades_over_two_months(writer, pool) -> None:
     """Bug 2: SUM(bigint) OVER (...) is numeric; the restore query must cast it back."""
     now = datetime.now(UTC)
@@ -129,15 +116,6 @@ def test_daily_counts_are_integers_on_hundreds_of_trades_over_two_months(writer,
     json.dumps(snap.to_public(stale=False))  # integers and strings only: serialisable as is
 
 
-def _max_drawdown(pnls: list[Decimal]) -> Decimal:
-    peak = cum = worst = Decimal(0)
-    for pnl in pnls:
-        cum += pnl
-        peak = max(peak, cum)
-        worst = max(worst, peak - cum)
-    return worst
-
-
 def test_drawdown_matches_a_plain_recomputation_on_seeded_history(writer, pool) -> None:
     now = datetime.now(UTC)
     trades = seed.history(600, 90, now, seed=11)
@@ -147,7 +125,7 @@ def test_drawdown_matches_a_plain_recomputation_on_seeded_history(writer, pool) 
     for name, since in (("7d", now - timedelta(days=7)), ("30d", now - timedelta(days=30)),
                         ("all", datetime.min.replace(tzinfo=UTC))):
         pnls = [t.pnl for t in ordered if t.closed_at > since]
-        assert snap.windows[name].max_drawdown == _max_drawdown(pnls), name
+        assert snap.windows[name].max_drawdown == max_drawdown(pnls), name
     assert snap.windows["all"].max_drawdown > 0
 
 
@@ -181,38 +159,10 @@ def test_a_trade_dated_after_today_makes_the_snapshot_inconsistent_and_rejected(
     assert "last daily cum_trades 1 != all-time trades 2" in err.value.violations
 
 
-def _window(trades: int, wins: int, losses: int, pnl: str = "0") -> WindowStats:
-    z = Decimal(0)
-    return WindowStats(trades, wins, losses, Decimal(pnl), z, None, None, z, z, z)
-
-
-def _snapshot(windows: dict[str, WindowStats], cums: list[int]) -> Snapshot:
-    days = [T.date() - timedelta(days=29 - i) for i in range(30)]
-    daily = tuple(DayPoint(d, 0, Decimal(0), c, Decimal(0)) for d, c in zip(days, cums, strict=True))
-    return Snapshot(T, windows, daily, None)
-
-
-def test_invariants_catch_each_kind_of_inconsistency() -> None:
-    ok = {"7d": _window(1, 1, 0, "5"), "30d": _window(2, 1, 1), "all": _window(3, 1, 1)}
-    assert violations(_snapshot(ok, [3] * 30)) == []
-    empty_with_pnl = {**ok, "7d": _window(0, 0, 0, "-277")}
-    assert violations(_snapshot(empty_with_pnl, [3] * 30)) == ["7d: no trades but pnl -277, fees 0, wins 0"]
-    too_many = {**ok, "30d": _window(2, 2, 1)}
-    assert violations(_snapshot(too_many, [3] * 30)) == ["30d: wins 2 + losses 1 > trades 2"]
-    not_nested = {**ok, "30d": _window(4, 1, 1)}
-    assert violations(_snapshot(not_nested, [3] * 30)) == ["window trades not nested: 7d 1, 30d 4, all 3"]
-    assert violations(_snapshot(ok, [3] * 29 + [2])) == ["daily cum_trades decreases",
-                                                        "last daily cum_trades 2 != all-time trades 3"]
-    decimal_counts = _snapshot(ok, [Decimal(3)] * 30)  # what the query returns without its casts
-    assert violations(decimal_counts) == ["daily counts are Decimal, not integers"]
-
-
 def test_refresh_after_the_table_vanishes_keeps_the_last_good_snapshot(writer, make_app) -> None:
     add_trade(writer, 1, T - timedelta(days=2), "12.5")
     app = make_app(start_background=False)
-    rt = app.extensions["statuspage"]
-    rt.pool.wait(timeout=10)
-    refresh_job(rt, T)
+    rt = run_jobs(app, T, (refresh_job,), pool_ready=True)
     client = app.test_client()
     assert client.get("/performance/landing").get_json()["windows"]["all"]["trades"] == 1
     writer.execute("ALTER TABLE closed_trades RENAME TO closed_trades_moved")
@@ -233,9 +183,7 @@ def test_refresh_after_the_table_vanishes_keeps_the_last_good_snapshot(writer, m
 def test_a_rejected_snapshot_is_counted_and_never_served(writer, make_app) -> None:
     add_trade(writer, 1, T - timedelta(days=2), "12.5")
     app = make_app(start_background=False)
-    rt = app.extensions["statuspage"]
-    rt.pool.wait(timeout=10)
-    refresh_job(rt, T)
+    rt = run_jobs(app, T, (refresh_job,), pool_ready=True)
     add_trade(writer, 2, T + timedelta(days=2), "99")  # makes the next read inconsistent
     refresh_job(rt, T + timedelta(minutes=1))
     client = app.test_client()
@@ -264,28 +212,6 @@ def test_long_history_is_read_once_and_again_only_when_it_changes(writer, pool) 
     assert third.windows["all"].trades == 302
     assert third.windows["all"].pnl == sum((t.pnl for t in trades), Decimal(0)) + Decimal("50") - Decimal("1000")
     assert third.windows["all"].max_drawdown >= Decimal("1000")
-
-
-def test_segments_compose_like_one_run() -> None:
-    runs = [["5", "-3", "2"], ["-10", "4"], [], ["7", "-1", "-6", "2"]]
-
-    def segment(pnls: list[str]) -> WindowStats:
-        values = [Decimal(p) for p in pnls]
-        cum, cums = Decimal(0), [Decimal(0)]
-        for v in values:
-            cum += v
-            cums.append(cum)
-        return WindowStats(
-            trades=len(values), wins=sum(v > 0 for v in values), losses=sum(v < 0 for v in values),
-            pnl=sum(values, Decimal(0)), fees=Decimal(0), best_trade=max(values, default=None),
-            worst_trade=min(values, default=None), gross_profit=sum((v for v in values if v > 0), Decimal(0)),
-            gross_loss=sum((v for v in values if v < 0), Decimal(0)), max_drawdown=_max_drawdown(values),
-            peak=max(cums), trough=min(cums))
-
-    composed = segment(runs[0])
-    for run in runs[1:]:
-        composed = composed.then(segment(run))
-    assert composed == segment([p for run in runs for p in run])
 
 
 def test_at_midnight_only_the_day_left_behind_is_read_and_the_numbers_match_a_full_read(writer, pool) -> None:

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import threading
-from pathlib import Path
-
 import pytest
 
 from statuspage.config import ConfigError, load_settings, redact_dsn
 
-ROOT = Path(__file__).resolve().parent.parent
+from ..helpers.app import settings_for
+
 GOOD = "postgresql://page:s3cret-pw@db.internal:5432/engine"
 
 
@@ -73,36 +67,24 @@ def test_password_is_never_shown() -> None:
     assert "s3cret-pw" not in str(err.value)
 
 
-def test_start_without_database_url_exits_with_the_message_and_connects_nowhere() -> None:
-    # A listener where libpq's own defaults would point (PGHOST/PGPORT): it must see no connection.
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    listener.settimeout(0.2)
-    accepted = []
+# --- the operator view's token and proxy trust ---
 
-    def accept() -> None:
-        for _ in range(50):  # bounded: about 10 s
-            try:
-                accepted.append(listener.accept()[0])
-            except TimeoutError:
-                continue
-            except OSError:
-                return
 
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env.update(PGHOST="127.0.0.1", PGPORT=str(listener.getsockname()[1]))
-    try:
-        proc = subprocess.run([sys.executable, "-c", "import wsgi"], cwd=ROOT, env=env, capture_output=True,
-                              text=True, timeout=30)
-    finally:
-        listener.close()
-        thread.join(timeout=15)
-    assert proc.returncode != 0
-    assert proc.stderr.strip().splitlines() == [
-        "statuspage: DATABASE_URL is not set: set DATABASE_URL to the engine database, "
-        "e.g. postgresql://user:password@host:5432/dbname"
-    ]
-    assert accepted == []
+@pytest.mark.parametrize(("token", "reason"), [
+    ("short-secret", "must be at least 16 characters; generate one with "
+                     "python -c 'import secrets; print(secrets.token_urlsafe(32))'"),
+    ("a long secret with spaces", "must be printable ASCII without spaces, so it can be sent as a Bearer token"),
+    ("s\u00e9cret-non-ascii-0123456789", "must be printable ASCII without spaces, so it can be sent as a Bearer token"),
+])
+def test_a_weak_or_unsendable_token_stops_start_up_without_being_echoed(token: str, reason: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        settings_for(GOOD, OPS_TOKEN=token)  # what create_app is given: it raises before building anything
+    assert raised.value.problems == [f"OPS_TOKEN {reason}"]
+
+
+@pytest.mark.parametrize(("raw", "message"), [("-1", "TRUSTED_PROXY_HOPS must be 0 or more, got '-1'"),
+                                              ("one", "TRUSTED_PROXY_HOPS must be a whole number, got 'one'")])
+def test_a_bad_trusted_proxy_hops_stops_start_up(raw: str, message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        settings_for(GOOD, TRUSTED_PROXY_HOPS=raw)
+    assert raised.value.problems == [message]

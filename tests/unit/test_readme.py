@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from statuspage.config import SETTINGS
 
-ROOT = Path(__file__).resolve().parent.parent
+from ..helpers import ROOT
+
 README = (ROOT / "README.md").read_text()
 
 

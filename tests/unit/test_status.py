@@ -19,7 +19,7 @@ from statuspage.status import (
 )
 from statuspage.vocabulary import DEGRADED, DOWN, OPERATIONAL, UNKNOWN
 
-from .conftest import utc
+from ..helpers.trades import utc
 
 NOW = utc(2026, 4, 30, 14, 30)
 
@@ -104,14 +104,3 @@ def test_jobs_are_alive_within_three_intervals() -> None:
 def test_ages_read_naturally() -> None:
     assert [ago(s) for s in (0, 12, 119, 240, 7199, 10800, 200000)] == \
         ["0 s ago", "12 s ago", "119 s ago", "4 min ago", "119 min ago", "3 h ago", "2 d ago"]
-
-
-def test_snapshot_is_unknown_until_the_first_refresh_has_run(writer, make_app) -> None:
-    from statuspage.jobs.scheduler import probe_local_job, refresh_job
-
-    rt = make_app(start_background=False).extensions["statuspage"]
-    probe_local_job(rt, NOW)
-    assert rt.state.components["snapshot"].state == UNKNOWN  # a start-up is not an outage
-    rt.pool.wait(timeout=10)
-    refresh_job(rt, NOW)
-    assert rt.state.components["snapshot"].state == OPERATIONAL
