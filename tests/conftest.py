@@ -1,28 +1,27 @@
-"""A real PostgreSQL for the whole session (embedded, or TEST_DATABASE_URL), clean data per test."""
+"""Fixtures only (helpers live in ``tests/helpers/``): a real PostgreSQL for the whole session
+(embedded, or TEST_DATABASE_URL) with clean data per test, the app through its real factory, a real
+HTTP server, clusters of a test's own, the simulated engine, gunicorn as in production."""
 
 from __future__ import annotations
 
 import logging
 import os
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
-from decimal import Decimal
+from pathlib import Path
 
 import psycopg
 import pytest
 from flask import Flask
 
 from statuspage import create_app
-from statuspage.config import Settings, load_settings
 from statuspage.db import migrate
 from statuspage.demo import seed
 from statuspage.demo.pgserver import EmbeddedPostgres
+from statuspage.demo.simengine import SimEngine
 
-from .helpers import LiveServer
-
-# Short intervals everywhere in tests; each test overrides what it exercises.
-FAST = {"REFRESH_INTERVAL_S": "1", "STALE_AFTER_S": "30", "PROBE_INTERVAL_S": "1", "PROBE_TIMEOUT_S": "0.5",
-        "POLL_INTERVAL_S": "1", "DB_CONNECT_TIMEOUT_S": "2"}
+from .helpers import gunicorn
+from .helpers.app import settings_for
+from .helpers.http import LiveServer
 
 
 def _migrate(dsn: str) -> None:
@@ -52,19 +51,6 @@ def writer(pg_dsn: str) -> Iterator[psycopg.Connection]:
         yield conn
 
 
-def add_trade(conn: psycopg.Connection, trade_id: int, closed_at: datetime, pnl: str | Decimal,
-              fees: str | Decimal = "0", symbol: str = "BTC-USD", side: str = "long") -> None:
-    conn.execute(
-        "INSERT INTO closed_trades (id, symbol, side, qty, entry_price, exit_price, pnl, fees, opened_at, closed_at)"
-        " VALUES (%s, %s, %s, 1, 100, 101, %s, %s, %s, %s)",
-        (trade_id, symbol, side, Decimal(pnl), Decimal(fees), closed_at, closed_at),
-    )
-
-
-def settings_for(dsn: str, **env: str) -> Settings:
-    return load_settings({"DATABASE_URL": dsn, **FAST, **env})
-
-
 @pytest.fixture
 def make_app(pg_dsn: str) -> Iterator[Callable[..., Flask]]:
     """Build apps through the real factory; every runtime is closed after the test."""
@@ -78,6 +64,12 @@ def make_app(pg_dsn: str) -> Iterator[Callable[..., Flask]]:
     yield build
     for app in apps:
         app.extensions["statuspage"].close()
+
+
+@pytest.fixture
+def app(writer: psycopg.Connection, make_app: Callable[..., Flask]) -> Flask:
+    """The real app on the test database, background jobs off: the test runs them with its own ``now``."""
+    return make_app(start_background=False)
 
 
 @pytest.fixture
@@ -103,11 +95,29 @@ def private_pg() -> Iterator[EmbeddedPostgres]:
     server.destroy()
 
 
+@pytest.fixture
+def engine() -> Iterator[SimEngine]:
+    """The simulated engine's metrics endpoint on 127.0.0.1."""
+    with SimEngine() as engine:
+        yield engine
+
+
+@pytest.fixture
+def start_gunicorn(tmp_path: Path) -> Iterator[Callable[..., gunicorn.Gunicorn]]:
+    """Start ``gunicorn -c gunicorn.conf.py wsgi:app`` in its own process group; whatever still runs
+    at the end is stopped, and the group killed if it does not stop."""
+    started: list[gunicorn.Gunicorn] = []
+
+    def start(**env: str | None) -> gunicorn.Gunicorn:
+        started.append(gunicorn.start(tmp_path, f"gunicorn-{len(started)}", **env))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()  # SIGTERM, as the platform stops it (it removes its metrics directory)
+
+
 @pytest.fixture(autouse=True)
 def _quiet_pool_logs() -> None:
     # psycopg_pool logs every failed reconnect at WARNING; fault tests cause many on purpose
     logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
-
-
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)

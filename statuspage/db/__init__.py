@@ -27,7 +27,7 @@ def connect_kwargs(settings: Settings, *, read_only: bool = True) -> dict[str, A
     # Enforced by the server, per session: a page bug cannot write to the engine's tables.
     # TimeZone UTC: "t - interval '7 days'" counts calendar days in the session's zone, so a server
     # or role defaulting to a zone with daylight saving would move the window edges by an hour
-    # around each change (found by tests/test_properties.py).
+    # around each change (found by tests/integration/test_properties.py).
     options = f"-c statement_timeout={settings.db_statement_timeout_ms} -c TimeZone=UTC"
     if read_only:
         options += " -c default_transaction_read_only=on"

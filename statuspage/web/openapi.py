@@ -1,7 +1,7 @@
 """The contract of the public JSON endpoints: an OpenAPI 3.1 document, served at /openapi.json.
 
 The document is ``statuspage/web/openapi.json``, kept by hand beside the views it describes and checked
-against them by a schemathesis run in the tests (tests/test_openapi.py). It is read and validated
+against them by a schemathesis run in the tests (tests/integration/test_openapi.py). It is read and validated
 as JSON once, when the app is built: a broken file stops start-up, not a request.
 """
 

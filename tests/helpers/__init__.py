@@ -1,0 +1,21 @@
+"""What the tests share, one home each (fixtures live in ``tests/conftest.py``):
+
+- ``http``: HTTP over real sockets (``http``, ``get``, ``Reply``), an app served on 127.0.0.1
+  (``LiveServer``), a Content-Security-Policy read into its directives
+- ``wait``: ``wait_until``, the one bounded wait
+- ``trades``: ``add_trade`` (the engine's insert), ``utc``
+- ``app``: the tests' short intervals (``FAST``, ``settings_for``), background jobs run by hand with a
+  given ``now``, the page as a visitor reads it, every public GET, the app in a process of its own
+- ``gunicorn``: gunicorn exactly as in production, started by a test
+- ``webhooks``: a scripted webhook receiver on 127.0.0.1
+- ``envtools``: ``python -m statuspage env`` run against a dict
+- ``recompute``: the landing numbers recomputed in plain Python from the README's definitions
+- ``sentinels``: a sentinel value for every secret setting
+- ``dom``: a small DOM to read pages as a visitor would
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]  # the repository

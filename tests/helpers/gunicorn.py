@@ -1,0 +1,76 @@
+"""gunicorn exactly as in production (``gunicorn -c gunicorn.conf.py wsgi:app``), started by a test.
+
+Started and stopped by the benchmark's own launcher (``bench/servers.py``: a clean environment, its
+own process group, logs to files, SIGTERM then the group killed); this adds what the tests read: the
+requests they made, the workers and schedulers the log names, the JSON access log.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench import servers
+
+from .app import FAST
+from .http import Reply, get
+from .wait import wait_until
+
+LANDING = "/performance/landing"
+
+
+@dataclass
+class Gunicorn(servers.Gunicorn):
+    """One gunicorn master started by a test; every request the test makes is counted."""
+
+    made: Counter[str] = field(default_factory=Counter)
+
+    def get(self, path: str) -> Reply:
+        reply = get(self.url + path)
+        if path != "/metrics":  # the exporter does not count its own endpoint
+            self.made[path] += 1
+        return reply
+
+    def get_many(self, path: str, n: int) -> list[Reply]:
+        """``n`` requests, eight at a time, each on a fresh connection."""
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            return list(pool.map(lambda _: self.get(path), range(n)))
+
+    def log(self) -> str:
+        return self.err.read_text()
+
+    def worker_pids(self) -> list[int]:
+        return [int(pid) for pid in re.findall(r"Booting worker with pid: (\d+)", self.log())]
+
+    def scheduler_pids(self) -> list[int]:
+        return [int(pid) for pid in re.findall(r"scheduler started in pid (\d+)", self.log())]
+
+    def access(self) -> list[dict[str, str]]:
+        """The access log's entries; a line still being written is left for the next read."""
+        return [json.loads(line) for line in self.out.read_text().split("\n")[:-1]]
+
+    def pids_that_served(self, path: str) -> set[int]:
+        return {int(e["pid"].strip("<>")) for e in self.access() if e["path"] == path and e["status"] == "200"}
+
+    def wait_ready(self) -> None:
+        """Until every worker has booted, started its scheduler and published a snapshot."""
+        wait_until(lambda: len(self.scheduler_pids()) == 2, what="two schedulers started")
+        wait_until(lambda: all(r.status == 200 for r in self.get_many(LANDING, 16)), what="landing 200 everywhere")
+
+    def wait_exit(self, timeout: float) -> tuple[int, float]:
+        rc = self.proc.wait(timeout=timeout)
+        return rc, time.monotonic() - self.started
+
+
+def start(log_dir: Path, name: str, **env: str | None) -> Gunicorn:
+    """Two workers and the tests' short intervals, ``env`` on top; ``None`` leaves a variable unset
+    (the launcher starts from an environment without any of the page's or gunicorn's variables)."""
+    environ = {**FAST, "WEB_CONCURRENCY": "2", **env}
+    base = servers.start_gunicorn("wsgi:app", log_dir, name,
+                                  **{key: value for key, value in environ.items() if value is not None})
+    return Gunicorn(base.proc, base.url, base.started, base.out, base.err)

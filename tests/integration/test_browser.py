@@ -1,0 +1,268 @@
+"""The page in a real headless Chromium (Debian's package, driven by Playwright).
+
+Short intervals, a database of the test's own that the test stops, a simulated engine on a real
+socket, and the page served with the server's own strict Content-Security-Policy header
+(statuspage.web.security): every violation is recorded by a listener the browser installs before any
+page script, and shows up as a console error too.
+Screenshots go to test-artifacts/ (ignored by git).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from flask import Flask
+
+from statuspage.demo import seed
+from statuspage.demo.pgserver import EmbeddedPostgres
+from statuspage.demo.simengine import SimEngine
+from statuspage.formatting import utcnow
+from statuspage.web.security import CONTENT_SECURITY_POLICY
+
+from ..helpers import ROOT
+from ..helpers.http import LiveServer
+from ..helpers.trades import add_trade
+from ..helpers.wait import wait_until
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+ARTIFACTS = ROOT / "test-artifacts"
+# Installed by the browser before the page's own scripts; CSP does not apply to it.
+CSP_LISTENER_JS = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation",
+  (e) => window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
+"""
+WAIT_MS = 15_000
+STALE_AFTER_S = 4
+FAST_PAGE = {"POLL_INTERVAL_S": "1", "REFRESH_INTERVAL_S": "1", "PROBE_INTERVAL_S": "1", "PROBE_TIMEOUT_S": "0.5",
+             "STALE_AFTER_S": str(STALE_AFTER_S), "DB_CONNECT_TIMEOUT_S": "1", "PROBE_CONFIRM": "2"}
+
+# Every text node's colour against the background it is painted on (alpha layers composited),
+# held to WCAG AA: 4.5:1, or 3:1 for large text.
+CONTRAST_JS = """() => {
+  const rgba = (c) => {
+    const p = c.match(/[\\d.]+/g).map(Number);
+    return {r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1};
+  };
+  const lum = (c) => [c.r, c.g, c.b]
+    .map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+    .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const over = (top, base) => ({r: top.r * top.a + base.r * (1 - top.a), g: top.g * top.a + base.g * (1 - top.a),
+                                b: top.b * top.a + base.b * (1 - top.a)});
+  const backdrop = (el) => {
+    const layers = [];
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgba(getComputedStyle(e).backgroundColor);
+      if (c.a > 0) { layers.push(c); if (c.a >= 1) break; }
+    }
+    return layers.reverse().reduce((base, layer) => over(layer, base), {r: 255, g: 255, b: 255});
+  };
+  const failures = [];
+  for (const el of document.querySelectorAll("body *")) {
+    if (![...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim())) continue;
+    if (el.closest("[hidden], svg, .visually-hidden")) continue;
+    const style = getComputedStyle(el);
+    if (style.display === "none" || style.visibility === "hidden" || el.getClientRects().length === 0) continue;
+    const fg = lum(rgba(style.color)), bg = lum(backdrop(el));
+    const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+    const size = parseFloat(style.fontSize), bold = parseInt(style.fontWeight, 10) >= 700;
+    const need = size >= 24 || (size >= 18.66 && bold) ? 3 : 4.5;
+    if (ratio < need) failures.push(`${el.textContent.trim().slice(0, 40)}: ${ratio.toFixed(2)} < ${need}`);
+  }
+  return failures;
+}"""
+
+# Sum of unexpected layout shifts since the observer was installed (a PerformanceObserver).
+SHIFT_OBSERVER_JS = """() => {
+  window.__shift = 0;
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) if (!entry.hadRecentInput) window.__shift += entry.value;
+  }).observe({type: "layout-shift"});
+}"""
+
+
+def _chromium_or_skip() -> None:
+    if CHROMIUM.exists():
+        return
+    reason = (f"Chromium not found at {CHROMIUM}: install Debian's chromium package "
+              "(apt-get install chromium) to run the browser tests")
+    if os.environ.get("STATUSPAGE_REQUIRE_BROWSER") == "1":
+        pytest.fail(reason + " (STATUSPAGE_REQUIRE_BROWSER=1: the browser test is mandatory here)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    _chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
+                                              timeout=60_000)
+        yield chromium
+        chromium.close()
+
+
+class Tab:
+    """One browser context and page on the served app, recording what the console says."""
+
+    def __init__(self, browser: Any, server: LiveServer, **context_options: Any) -> None:
+        self.context = browser.new_context(**context_options)
+        self.context.set_default_timeout(WAIT_MS)
+        self.context.add_init_script(CSP_LISTENER_JS)
+        self.page = self.context.new_page()
+        self.console_errors: list[str] = []
+        self.page_errors: list[str] = []
+        self.fragment_statuses: list[int] = []
+        self.page.on("console", lambda m: m.type == "error" and self.console_errors.append(m.text))
+        self.page.on("pageerror", lambda e: self.page_errors.append(str(e)))
+        self.page.on("response", lambda r: "/fragments/" in r.url and self.fragment_statuses.append(r.status))
+        document = self.page.goto(server.url + "/")
+        assert document is not None and document.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+        self.page.wait_for_function("() => window.htmx !== undefined && htmx.version.startsWith('2.')")
+
+    def csp_violations(self) -> list[str]:
+        return self.page.evaluate("() => window.__cspViolations")
+
+    def text(self, selector: str) -> str:
+        return self.page.locator(selector).inner_text()
+
+    def screenshot(self, name: str) -> Path:
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / name
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+    def contrast_failures(self) -> list[str]:
+        return self.page.evaluate(CONTRAST_JS)
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def tabs(browser: Any) -> Iterator[Callable[..., Tab]]:
+    opened: list[Tab] = []
+
+    def open_tab(server: LiveServer, **options: Any) -> Tab:
+        opened.append(Tab(browser, server, **options))
+        return opened[-1]
+
+    yield open_tab
+    for tab in opened:
+        tab.close()
+
+
+def trades_7d(tab: Tab) -> int:
+    return int(tab.text("#window-7d [data-field=trades]").replace(",", ""))
+
+
+def test_page_updates_in_place_and_shows_a_database_outage(private_pg: EmbeddedPostgres,
+                                                           make_app: Callable[..., Flask],
+                                                           serve: Callable[[Flask], LiveServer],
+                                                           tabs: Callable[..., Tab]) -> None:
+    from playwright.sync_api import expect
+
+    now = utcnow()
+    with psycopg.connect(private_pg.dsn, autocommit=True) as conn:
+        seed.create_schema(conn)
+        seed.insert(conn, seed.history(240, 75, now - timedelta(minutes=5)))
+    with SimEngine() as engine:
+        app = make_app(dsn=private_pg.dsn, ENGINE_METRICS_URL=engine.url, **FAST_PAGE)
+        server = serve(app)
+        wait_until(lambda: server.get("/readyz").status == 200, timeout=20, what="first snapshot and database probe")
+        wait_until(lambda: server.get("/status.json").json()["status"] == "operational", timeout=20,
+                   what="every component operational")
+
+        tab = tabs(server, viewport={"width": 1280, "height": 900}, color_scheme="light")
+        page = tab.page
+        expect(page.locator("#banner .banner__headline")).to_have_text("All systems operational")
+        before = trades_7d(tab)
+        page.evaluate("() => { document.documentElement.dataset.loadedOnce = 'yes'; }")
+        page.evaluate(SHIFT_OBSERVER_JS)
+
+        # a trade closes: the count changes in place, without a reload and without moving the layout
+        with psycopg.connect(private_pg.dsn, autocommit=True) as conn:
+            add_trade(conn, 100_000, utcnow(), "42.00", fees="0.84")
+        expect(page.locator("#window-7d [data-field=trades]")).to_have_text(f"{before + 1:,}", timeout=WAIT_MS)
+        assert page.evaluate("() => document.documentElement.dataset.loadedOnce") == "yes"
+        assert page.evaluate("() => window.__shift") < 0.01
+        wait_until(lambda: 304 in tab.fragment_statuses, timeout=10, what="an unchanged poll answered 304")
+        expect(page.locator("#windows .window")).to_have_count(3)
+        expect(page.locator("#connection-lost")).to_be_hidden()
+
+        tab.screenshot("page-light.png")
+        assert tab.contrast_failures() == []
+        dark = tabs(server, viewport={"width": 1280, "height": 900}, color_scheme="dark")
+        dark.screenshot("page-dark.png")
+        assert dark.contrast_failures() == []
+        phone = tabs(server, viewport={"width": 375, "height": 812}, device_scale_factor=2, is_mobile=True,
+                     has_touch=True)
+        phone.screenshot("page-mobile-375.png")
+        assert phone.contrast_failures() == []
+        assert phone.page.evaluate("() => document.documentElement.scrollWidth") <= 375
+
+        # the database goes away: its badge turns down, then the numbers are declared stale
+        private_pg.stop()
+        database = page.locator("#component-database")
+        expect(database).to_have_attribute("data-state", "down", timeout=WAIT_MS)
+        expect(database.locator(".badge")).to_have_text("Down")
+        expect(page.locator("#stale-banner")).to_be_visible(timeout=(STALE_AFTER_S + 10) * 1000)
+        expect(page.locator("#freshness .tag--stale")).to_have_text("Stale")
+        expect(page.locator("#banner .banner__headline")).not_to_have_text("All systems operational")
+        assert trades_7d(tab) == before + 1  # the last good numbers stay on screen
+        expect(page.locator("#connection-lost")).to_be_hidden()  # the page itself still answers
+        tab.screenshot("page-database-down.png")
+        assert tab.contrast_failures() == []
+        dark.page.reload()
+        expect(dark.page.locator("#stale-banner")).to_be_visible()
+        dark.screenshot("page-database-down-dark.png")
+        assert dark.contrast_failures() == []
+
+    for each in (tab, dark, phone):
+        assert each.console_errors == [] and each.page_errors == []
+        assert each.csp_violations() == []
+
+
+def test_failed_poll_keeps_the_page_and_says_connection_lost_until_the_next_success(
+        writer: psycopg.Connection, make_app: Callable[..., Flask], serve: Callable[[Flask], LiveServer],
+        tabs: Callable[..., Tab]) -> None:
+    from playwright.sync_api import expect
+
+    add_trade(writer, 1, utcnow() - timedelta(hours=2), "12.5")
+    server = serve(make_app(**FAST_PAGE))
+    wait_until(lambda: server.get("/readyz").status == 200, timeout=20, what="first snapshot")
+    tab = tabs(server, viewport={"width": 1280, "height": 900})
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = tab.page
+    notice = page.locator("#connection-lost")
+    expect(page.locator("#window-7d [data-field=trades]")).to_have_text("1")
+    expect(notice).to_be_hidden()
+
+    tab.context.route("**/fragments/**", lambda route: route.abort("connectionrefused"))
+    expect(notice).to_be_visible(timeout=WAIT_MS)
+    expect(notice).to_have_text("Connection lost, retrying…")
+    expect(page.locator("#window-7d [data-field=trades]")).to_have_text("1")  # nothing went blank
+    expect(page.locator("#components tbody tr")).to_have_count(4)
+    age = page.locator("#freshness .age")
+    offline_age = age.inner_text()
+    expect(age).not_to_have_text(offline_age, timeout=5_000)  # the age keeps counting without the server
+    tab.page.screenshot(path=str(ARTIFACTS / "page-connection-lost.png"))
+
+    tab.context.unroute("**/fragments/**")
+    expect(notice).to_be_hidden(timeout=WAIT_MS)
+    assert tab.page_errors == [] and tab.csp_violations() == []
+    # the refused polls are reported by the browser and by htmx; nothing else may be
+    expected = ("Failed to load resource: net::ERR_CONNECTION_REFUSED", "htmx:afterRequest", "htmx:sendError")
+    assert tab.console_errors, "the refused polls should have been reported"
+    assert [e for e in tab.console_errors if not e.startswith(expected)] == []
