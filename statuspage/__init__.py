@@ -9,7 +9,7 @@ from pathlib import Path
 from flask import Flask
 from prometheus_client import CollectorRegistry
 
-from . import db, scheduler
+from . import budgets, db, scheduler
 from .config import Settings, load_settings
 from .history import Leader
 from .metrics import Metrics
@@ -56,9 +56,10 @@ def create_app(settings: Settings | None = None, *, start_background: bool = Tru
     metrics = Metrics(CollectorRegistry(auto_describe=True))
     now = scheduler.utcnow()
     history_kwargs = db.connect_kwargs(settings, read_only=False)
-    leader = Leader(settings.history_dsn, history_kwargs)
+    call_s = budgets.statement_s(settings)  # each call on their own sessions ends by this (a frozen server)
+    leader = Leader(settings.history_dsn, history_kwargs, call_s)
     notifier = Notifier(settings.history_dsn, history_kwargs, settings.notify_webhook_urls or [], settings.public_url,
-                        settings.notify_timeout_s, leader.me)
+                        settings.notify_timeout_s, leader.me, call_s)
     runtime = Runtime(settings=settings, pool=db.make_pool(settings), state=AppState(started_at=now, metrics=metrics),
                       leader=leader, notifier=notifier)
     app.extensions["statuspage"] = runtime
