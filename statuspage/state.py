@@ -19,7 +19,7 @@ from .history import History, Leader
 from .metrics import Metrics
 from .notify import Notifier
 from .snapshot import SealedCache, Snapshot, is_stale
-from .status import COMPONENTS, Component, Observation, advance, overall
+from .status import COMPONENTS, Component, JobRun, Observation, advance, overall
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ class AppState:
     components: dict[str, Component] = field(default_factory=dict)
     components_version: int = 0
     job_runs: dict[str, datetime] = field(default_factory=dict)
+    job_latest: dict[str, JobRun] = field(default_factory=dict)  # each job's latest run, for liveness
     sealed: SealedCache = field(default_factory=SealedCache)  # the snapshot's long-history part
     history: History | None = None
     history_version: int = 0
@@ -71,6 +72,12 @@ class AppState:
 
     def ran(self, job: str, now: datetime) -> None:
         self.job_runs[job] = now
+
+    def job_start(self, job: str, at: datetime) -> None:
+        self.job_latest[job] = JobRun(started=at)
+
+    def job_end(self, job: str, at: datetime) -> None:
+        self.job_latest[job] = JobRun(started=self.job_latest[job].started, ended=at)
 
     def is_stale(self, now: datetime, stale_after_s: float) -> bool:
         snap = self.snapshot

@@ -14,10 +14,10 @@ from . import chart
 from .feeds import BADGE_COLOURS, atom, text_width
 from .formatting import FILTERS
 from .render import RenderCache, Rendered, etag_of
-from .scheduler import job_intervals, utcnow
+from .scheduler import liveness, utcnow
 from .snapshot import utc_iso
 from .state import Runtime
-from .status import COMPONENTS, DEGRADED, OPERATIONAL, jobs_alive
+from .status import COMPONENTS, DEGRADED, OPERATIONAL
 
 bp = Blueprint("public", __name__)
 
@@ -163,7 +163,7 @@ def status_json() -> Response:
 
 
 def _liveness(rt: Runtime, now: datetime) -> dict[str, bool]:
-    return jobs_alive(rt.state.job_runs, job_intervals(rt), now, rt.state.started_at)
+    return liveness(rt, now)
 
 
 @bp.get("/livez")
