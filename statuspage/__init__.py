@@ -9,7 +9,7 @@ from pathlib import Path
 from flask import Flask
 from prometheus_client import CollectorRegistry
 
-from . import budgets, db, scheduler
+from . import budgets, db, handoff, scheduler
 from .config import Settings, load_settings
 from .history import Leader
 from .metrics import Metrics
@@ -62,6 +62,9 @@ def create_app(settings: Settings | None = None, *, start_background: bool = Tru
                         settings.notify_timeout_s, leader.me, call_s)
     runtime = Runtime(settings=settings, pool=db.make_pool(settings), state=AppState(started_at=now, metrics=metrics),
                       leader=leader, notifier=notifier)
+    runtime.handoff_dir = handoff.directory()
+    if runtime.handoff_dir is not None:
+        scheduler.adopt_sibling_snapshot(runtime)  # a replaced worker serves what its siblings serve
     app.extensions["statuspage"] = runtime
     app.extensions["statuspage.render"] = RenderCache()
 

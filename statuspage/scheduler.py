@@ -14,8 +14,8 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from . import budgets, deadline, history, notify, probes
-from .snapshot import SnapshotRejected, refresh_once
+from . import budgets, deadline, handoff, history, notify, probes
+from .snapshot import SnapshotRejected, refresh_once, utc_iso
 from .state import Runtime
 from .status import (
     COMPONENTS,
@@ -55,8 +55,22 @@ def refresh_job(rt: Runtime, now: datetime | None = None) -> None:
         state.publish(snap)
         metrics.refreshes.labels("ok").inc()
         metrics.db_connected.set(1)
+        if rt.handoff_dir is not None:
+            handoff.save(rt.handoff_dir, snap)
+    if state.last_refresh_error and rt.handoff_dir is not None:
+        adopt_sibling_snapshot(rt)  # this read failed: a sibling's newer one, rather than a contradiction
     state.ran("refresh", now)
     check_snapshot(rt, now)
+
+
+def adopt_sibling_snapshot(rt: Runtime) -> None:
+    """Serve the newest valid snapshot another process of this instance read, when it is newer than
+    this process's own (or this process has none)."""
+    found = handoff.newest(rt.handoff_dir) if rt.handoff_dir is not None else None
+    mine = rt.state.snapshot
+    if found is not None and (mine is None or found.as_of > mine.as_of):
+        rt.state.publish(found, adopted=True)
+        log.info("snapshot: serving a sibling process's read of %s", utc_iso(found.as_of))
 
 
 def check_snapshot(rt: Runtime, now: datetime) -> None:

@@ -10,6 +10,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from apscheduler.schedulers.base import BaseScheduler
 from psycopg_pool import ConnectionPool
@@ -45,11 +46,14 @@ class AppState:
     def __post_init__(self) -> None:
         self.components = {name: Component(name, since=self.started_at) for name in COMPONENTS}
 
-    def publish(self, snap: Snapshot) -> None:
+    def publish(self, snap: Snapshot, *, adopted: bool = False) -> None:
+        """Serve ``snap`` from now on; ``adopted``: a sibling's read (statuspage/handoff.py), which
+        says nothing about this process's own last refresh, so its error stays."""
         with self._lock:
             self.snapshot = snap
             self.snapshot_version += 1
-            self.last_refresh_error = ""
+            if not adopted:
+                self.last_refresh_error = ""
         self.metrics.record_snapshot(snap)
 
     def observe(self, name: str, obs: Observation, now: datetime, confirm: int) -> Component:
@@ -97,6 +101,7 @@ class Runtime:
     leader: Leader
     notifier: Notifier
     scheduler: BaseScheduler | None = None
+    handoff_dir: Path | None = None  # where this instance's processes share snapshots (statuspage/handoff.py)
 
     def close(self) -> None:
         if self.scheduler is not None and self.scheduler.running:
