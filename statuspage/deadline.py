@@ -44,8 +44,9 @@ class DeadlineExceeded(psycopg.OperationalError):
     """A call was cut at its client-side deadline; its connection is closed. A psycopg error, so
     every ``except psycopg.Error`` treats it as the failed database call it is."""
 
-    def __init__(self, what: str, seconds: float) -> None:
-        super().__init__(f"{what}: no answer within {seconds:.3g} s; connection closed")
+
+def _message(what: str, seconds: float) -> str:
+    return f"{what}: no answer within {seconds:.3g} s; connection closed"
 
 
 @dataclass(eq=False)
@@ -121,13 +122,13 @@ class Scope:
     what: str
     seconds: float
     end: float  # monotonic
-    cut: bool = False  # a guarded connection or a nested scope inside was cut at its deadline
+    cut: str = ""  # what a guarded call inside was cut with, first: "<what>: no answer within …"
     armed: list[_Armed] = field(default_factory=list)  # sockets of HTTP requests made inside
 
     @property
     def fired(self) -> bool:
         """Something inside was cut at its deadline."""
-        return self.cut or any(armed.fired for armed in self.armed)
+        return bool(self.cut) or any(armed.fired for armed in self.armed)
 
     def remaining(self) -> float:
         return max(0.0, self.end - monotonic())
@@ -148,8 +149,9 @@ def remaining() -> float | None:
 
 @contextmanager
 def within(seconds: float, what: str) -> Iterator[Scope]:
-    """A deadline for the block. A psycopg error it ends with, after something inside was cut, is
-    raised as ``DeadlineExceeded`` naming ``what``."""
+    """A deadline for the block. A psycopg error it ends with, after something inside was cut (a
+    pool turns a cut checkout check into a PoolTimeout), is raised as ``DeadlineExceeded`` saying
+    which call was cut first."""
     outer = current()
     end = monotonic() + seconds
     scope = Scope(what, seconds, end if outer is None else min(end, outer.end))
@@ -158,14 +160,15 @@ def within(seconds: float, what: str) -> Iterator[Scope]:
         yield scope
     except psycopg.Error as exc:
         if scope.fired and not isinstance(exc, DeadlineExceeded):
-            raise DeadlineExceeded(what, seconds) from exc
+            cut = scope.cut or _message(what, seconds)
+            raise DeadlineExceeded(cut if cut.startswith(f"{what}:") else f"{what}: {cut}") from exc
         raise
     finally:
         _local.scope = outer
         for armed in scope.armed:  # sockets armed by urlopen: watched until the scope ends
             _watchdog.disarm(armed)
         if outer is not None and scope.fired:
-            outer.cut = True
+            outer.cut = outer.cut or scope.cut or _message(what, seconds)
 
 
 def _end(seconds: float | None) -> float | None:
@@ -188,13 +191,13 @@ def guard(conn: psycopg.Connection[Any], what: str | None = None, seconds: float
         return
     limit = end - monotonic()
     if limit <= 0:
-        raise DeadlineExceeded(what, seconds if seconds is not None else scope.seconds if scope else 0)
+        raise DeadlineExceeded(_message(what, seconds if seconds is not None else scope.seconds if scope else 0))
     armed = _watchdog.arm(conn.pgconn.socket, end)
     try:
         yield
     except psycopg.Error as exc:
         if armed.fired and not isinstance(exc, DeadlineExceeded):
-            raise DeadlineExceeded(what, limit) from exc
+            raise DeadlineExceeded(_message(what, limit)) from exc
         raise
     finally:
         _watchdog.disarm(armed)
@@ -202,8 +205,8 @@ def guard(conn: psycopg.Connection[Any], what: str | None = None, seconds: float
             # Cut just as the call returned: the socket is shut all the same, so the connection
             # must not be used again.
             conn.close()
-            if scope is not None:
-                scope.cut = True
+            if scope is not None and not scope.cut:
+                scope.cut = _message(what, limit)
 
 
 class GuardedPool(ConnectionPool):
