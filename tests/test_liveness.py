@@ -22,6 +22,7 @@ from .conftest import utc
 from .freeze import frozen
 from .helpers import wait_until
 from .test_deadlines import prepare
+from .test_gunicorn import start_gunicorn  # noqa: F401 (a fixture)
 
 T0 = utc(2026, 4, 30, 14, 30)
 JOBS = ("refresh", "probe_database", "probe_engine", "probe_local", "history", "notify")
@@ -252,3 +253,23 @@ def test_a_stopped_scheduler_turns_healthz_503(writer, make_app, serve) -> None:
     assert time.monotonic() - stopped >= 1 + LIVENESS_SLACK_S - 1.5  # not before the next run was overdue
     assert reply.json()["status"] == "failing" and not all(reply.json()["jobs"].values())
     assert server.get("/livez").status == 503
+
+
+def test_under_gunicorn_healthz_stays_200_on_every_worker_while_the_database_is_frozen(
+        private_pg, start_gunicorn) -> None:  # noqa: F811
+    prepare(private_pg)
+    server = start_gunicorn(DATABASE_URL=private_pg.dsn, DB_STATEMENT_TIMEOUT_MS="3000")
+    wait_until(lambda: len(server.scheduler_pids()) == 2, what="two schedulers started")
+    wait_until(lambda: all(r.status == 200 for r in server.get_many("/healthz", 16)), timeout=20, what="healthy")
+    seen: list[int] = []
+    with frozen(private_pg):
+        end = time.monotonic() + 14
+        while time.monotonic() < end:
+            seen += [r.status for r in server.get_many("/healthz", 8)]
+            time.sleep(0.2)
+        degraded = [r.json()["status"] for r in server.get_many("/healthz", 16)]
+    assert set(seen) == {200} and set(degraded) == {"degraded"}
+    assert {int(e["pid"].strip("<>")) for e in server.access() if e["path"] == "/healthz"} == \
+        set(server.worker_pids())  # both workers answered throughout
+    wait_until(lambda: {r.json()["status"] for r in server.get_many("/healthz", 16)} == {"ok"}, timeout=20,
+               what="ok again on every worker")
