@@ -23,6 +23,12 @@ _METRICS_DIR_PREFIX = "statuspage-metrics-"
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix=_METRICS_DIR_PREFIX)
 _METRICS_DIR = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+# Beside it, per instance too: where workers hand each other their last good snapshot
+# (statuspage/handoff.py), so a replaced worker that cannot connect serves what its siblings serve.
+_SNAPSHOT_DIR_PREFIX = "statuspage-snapshots-"
+if not os.environ.get("STATUSPAGE_SNAPSHOT_DIR"):
+    os.environ["STATUSPAGE_SNAPSHOT_DIR"] = tempfile.mkdtemp(prefix=_SNAPSHOT_DIR_PREFIX)
+_SNAPSHOT_DIR = Path(os.environ["STATUSPAGE_SNAPSHOT_DIR"])
 
 from gunicorn import glogging  # noqa: E402
 from prometheus_client import multiprocess  # noqa: E402
@@ -124,11 +130,15 @@ def on_starting(server: Any) -> None:
     if problems:
         for problem in problems:
             print(f"statuspage: {problem}", file=sys.stderr, flush=True)
-        _remove_own_metrics_dir()
+        _remove_own_dirs()
         sys.exit(1)
     # Counters of a previous run would otherwise be summed into this one.
     _METRICS_DIR.mkdir(parents=True, exist_ok=True)
     for leftover in _METRICS_DIR.glob("*.db"):
+        leftover.unlink()
+    # A new instance starts from its own first read, never from a previous run's numbers.
+    _SNAPSHOT_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for leftover in _SNAPSHOT_DIR.glob("snapshot-*.json"):
         leftover.unlink()
 
 
@@ -148,10 +158,11 @@ def worker_exit(server: Any, worker: Any) -> None:
 
 
 def on_exit(server: Any) -> None:
-    _remove_own_metrics_dir()
+    _remove_own_dirs()
 
 
-def _remove_own_metrics_dir() -> None:
-    # Only a temporary directory this file created; one an operator named is left alone.
-    if _METRICS_DIR.name.startswith(_METRICS_DIR_PREFIX) and _METRICS_DIR.parent == Path(tempfile.gettempdir()):
-        shutil.rmtree(_METRICS_DIR, ignore_errors=True)
+def _remove_own_dirs() -> None:
+    # Only temporary directories this file created; one an operator named is left alone.
+    for directory, prefix in ((_METRICS_DIR, _METRICS_DIR_PREFIX), (_SNAPSHOT_DIR, _SNAPSHOT_DIR_PREFIX)):
+        if directory.name.startswith(prefix) and directory.parent == Path(tempfile.gettempdir()):
+            shutil.rmtree(directory, ignore_errors=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask
 from prometheus_client import CollectorRegistry
 
-from . import db, web
+from . import budgets, db, handoff, web
 from .config import Settings, load_settings
 from .db.leader import Leader
 from .formatting import utcnow
@@ -44,11 +44,15 @@ def create_app(settings: Settings | None = None, *, start_background: bool = Tru
     metrics = Metrics(CollectorRegistry(auto_describe=True))
     now = utcnow()
     history_kwargs = db.connect_kwargs(settings, read_only=False)
-    leader = Leader(settings.history_dsn, history_kwargs)
+    call_s = budgets.statement_s(settings)  # each call on their own sessions ends by this (a frozen server)
+    leader = Leader(settings.history_dsn, history_kwargs, call_s)
     notifier = Notifier(settings.history_dsn, history_kwargs, settings.notify_webhook_urls or [], settings.public_url,
-                        settings.notify_timeout_s, leader.me)
+                        settings.notify_timeout_s, leader.me, call_s)
     runtime = Runtime(settings=settings, pool=db.make_pool(settings), state=AppState(started_at=now, metrics=metrics),
                       leader=leader, notifier=notifier)
+    runtime.handoff_dir = handoff.directory()
+    if runtime.handoff_dir is not None:
+        scheduler.adopt_sibling_snapshot(runtime)  # a replaced worker serves what its siblings serve
     app.extensions["statuspage"] = runtime
     web.init_app(app, settings, metrics.registry)
     if start_background:

@@ -11,6 +11,7 @@ sender that dies after the receiver answered and before the row was settled.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import logging
 import random
@@ -24,6 +25,8 @@ from urllib.parse import urlsplit
 import psycopg
 from psycopg.rows import dict_row
 
+from . import deadline
+from .budgets import NOTIFY_BATCH
 from .db import sql
 from .formatting import duration
 from .vocabulary import component_name
@@ -33,7 +36,7 @@ log = logging.getLogger(__name__)
 SLACK_HOSTS = {"hooks.slack.com"}
 DISCORD_HOSTS = {"discord.com", "discordapp.com", "ptb.discord.com", "canary.discord.com"}
 MAX_BACKOFF_S = 300.0
-BATCH = 20  # rows per run: a long outbox drains over several runs instead of holding one
+BATCH = NOTIFY_BATCH  # rows per run, part of the run's hard deadline (statuspage.budgets)
 
 
 def receiver_id(url: str) -> str:
@@ -78,20 +81,27 @@ class Attempt:
 
 
 def post(url: str, body: bytes, timeout_s: float, key: str) -> Attempt:
+    """One request, over within ``timeout_s`` in all: a receiver that trickles its answer is cut."""
     request = urllib.request.Request(url, data=body, method="POST", headers={
         "Content-Type": "application/json", "User-Agent": "statuspage-notify/1", "Idempotency-Key": key})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
-            response.read(65536)
-            return Attempt("delivered", f"HTTP {response.status}")
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        # 429 and 5xx may pass; any other 4xx says this message will never be accepted
-        final = 400 <= exc.code < 500 and exc.code != 429
-        return Attempt("failed" if final else "retry", f"HTTP {exc.code}")
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return Attempt("retry", f"{type(reason).__name__}: {reason}"[:200])
+    with deadline.within(timeout_s, "webhook request") as scope:
+        try:
+            with deadline.urlopen(request, timeout_s) as response:
+                response.read(65536)
+                status = response.status
+        except urllib.error.HTTPError as exc:
+            exc.close()
+            # 429 and 5xx may pass; any other 4xx says this message will never be accepted
+            final = 400 <= exc.code < 500 and exc.code != 429
+            return Attempt("failed" if final else "retry", f"HTTP {exc.code}")
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            if scope.fired:
+                return Attempt("retry", f"no complete answer within {timeout_s:g} s")
+            reason = getattr(exc, "reason", exc)
+            return Attempt("retry", f"{type(reason).__name__}: {reason}"[:200])
+    if scope.fired:  # the answer was cut short: not known to be delivered
+        return Attempt("retry", f"no complete answer within {timeout_s:g} s")
+    return Attempt("delivered", f"HTTP {status}")
 
 
 def backoff_s(attempts: int, rng: random.Random) -> float:
@@ -124,8 +134,9 @@ class Notifier:
     """The sending side, with a database connection of its own."""
 
     def __init__(self, dsn: str, connect_kwargs: dict[str, Any], urls: list[str], page_url: str | None,
-                 timeout_s: float, me: str) -> None:
+                 timeout_s: float, me: str, call_s: float | None = None) -> None:
         self._dsn, self._kwargs = dsn, {**connect_kwargs, "autocommit": True}
+        self.call_s = call_s  # client-side deadline of each outbox statement (a frozen server)
         self.urls = {receiver_id(url): url for url in urls}
         self.page_url, self.timeout_s, self.me = page_url, timeout_s, me
         self.conn: psycopg.Connection | None = None
@@ -143,9 +154,10 @@ class Notifier:
             return counts
         conn = self._connection()
         receivers = list(self.urls)
-        conn.execute(sql("notify_orphans"), {"receivers": receivers})
+        with deadline.guard(conn, "notify outbox", self.call_s):
+            conn.execute(sql("notify_orphans"), {"receivers": receivers})
         for _ in range(BATCH):
-            with conn.cursor(row_factory=dict_row) as cur:
+            with deadline.guard(conn, "notify outbox", self.call_s), conn.cursor(row_factory=dict_row) as cur:
                 row = cur.execute(sql("notify_claim"), {"me": self.me, "now": now, "receivers": receivers,
                                                          "lease_s": self.timeout_s + 10}).fetchone()
             if row is None:
@@ -162,9 +174,10 @@ class Notifier:
                 next_at = now + timedelta(seconds=backoff_s(row["attempts"], self._rng))
             outcome = "retry" if status == "pending" else status
             counts[outcome] += 1
-            conn.execute(sql("notify_settle"), {"id": row["id"], "me": self.me, "status": status,
-                                                 "next_attempt_at": next_at, "error": "" if status == "delivered"
-                                                 else attempt.detail, "now": now})
+            with deadline.guard(conn, "notify outbox", self.call_s):
+                conn.execute(sql("notify_settle"), {"id": row["id"], "me": self.me, "status": status,
+                                                     "next_attempt_at": next_at, "error": "" if status == "delivered"
+                                                     else attempt.detail, "now": now})
             level = logging.INFO if status == "delivered" else logging.WARNING
             log.log(level, "notify: %s #%s to %s: %s (%s, attempt %s)", row["event"], row["id"],
                     redact_url(url), outcome, attempt.detail, row["attempts"])

@@ -10,6 +10,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from apscheduler.schedulers.base import BaseScheduler
@@ -21,7 +22,7 @@ from .history import History
 from .metrics import Metrics
 from .notify import Notifier
 from .snapshot import SealedCache, Snapshot, is_stale
-from .status import Component, Observation, advance, overall
+from .status import Component, JobRun, Observation, advance, overall
 from .vocabulary import COMPONENTS, Overall
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class AppState:
     components: dict[str, Component] = field(default_factory=dict)
     components_version: int = 0
     job_runs: dict[str, datetime] = field(default_factory=dict)
+    job_latest: dict[str, JobRun] = field(default_factory=dict)  # each job's latest run, for liveness
     sealed: SealedCache = field(default_factory=SealedCache)  # the snapshot's long-history part
     history: History | None = None
     history_version: int = 0
@@ -48,11 +50,14 @@ class AppState:
     def __post_init__(self) -> None:
         self.components = {name: Component(name, since=self.started_at) for name in COMPONENTS}
 
-    def publish(self, snap: Snapshot) -> None:
+    def publish(self, snap: Snapshot, *, adopted: bool = False) -> None:
+        """Serve ``snap`` from now on; ``adopted``: a sibling's read (statuspage/handoff.py), which
+        says nothing about this process's own last refresh, so its error stays."""
         with self._lock:
             self.snapshot = snap
             self.snapshot_version += 1
-            self.last_refresh_error = ""
+            if not adopted:
+                self.last_refresh_error = ""
         self.metrics.record_snapshot(snap)
 
     def observe(self, name: str, obs: Observation, now: datetime, confirm: int) -> Component:
@@ -76,6 +81,12 @@ class AppState:
     def ran(self, job: str, now: datetime) -> None:
         self.job_runs[job] = now
 
+    def job_start(self, job: str, at: datetime) -> None:
+        self.job_latest[job] = JobRun(started=at)
+
+    def job_end(self, job: str, at: datetime) -> None:
+        self.job_latest[job] = JobRun(started=self.job_latest[job].started, ended=at)
+
     def is_stale(self, now: datetime, stale_after_s: float) -> bool:
         snap = self.snapshot
         return snap is not None and is_stale(snap.as_of, now, stale_after_s)
@@ -94,6 +105,7 @@ class Runtime:
     leader: Leader
     notifier: Notifier
     scheduler: BaseScheduler | None = None
+    handoff_dir: Path | None = None  # where this instance's processes share snapshots (statuspage/handoff.py)
 
     def close(self) -> None:
         if self.scheduler is not None and self.scheduler.running:

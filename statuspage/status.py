@@ -7,6 +7,7 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 
+from .budgets import LIVENESS_SLACK_S
 from .formatting import ago, utc_iso
 from .vocabulary import DEGRADED, DOWN, OPERATIONAL, UNKNOWN, Overall
 
@@ -141,11 +142,34 @@ def overall(states: dict[str, str]) -> Overall:
     return Overall.OPERATIONAL
 
 
-def jobs_alive(last_runs: dict[str, datetime | None], intervals: dict[str, float], now: datetime,
-               started_at: datetime) -> dict[str, bool]:
-    """Each background job ran within three of its intervals (counting from start-up)."""
+@dataclass(frozen=True)
+class JobRun:
+    """A background job's latest run."""
+
+    started: datetime
+    ended: datetime | None = None  # None while it runs
+
+
+def jobs_alive(latest: dict[str, JobRun], intervals: dict[str, float], deadlines: dict[str, float],
+               now: datetime, started_at: datetime, slack_s: float = LIVENESS_SLACK_S) -> dict[str, bool]:
+    """Whether each background job is still being run, from its latest run.
+
+    - During a run: alive until its hard deadline (``budgets.job_deadlines``) plus ``slack_s``
+      after the run started. Every call a job makes ends by a client-side deadline, so a run that is
+      slow because a dependency is slow, locked, down or frozen ends inside it, failed or not: a job
+      that fails is alive.
+    - Between runs: alive until one interval plus ``slack_s`` after the last run ended (before the
+      first run: after start-up). The scheduler starts a job at most one interval after its last run
+      ended: a run that outlasts its interval makes it skip the missed starts, not queue them.
+
+    ``slack_s`` covers what no setting bounds: a scheduler waking late on a loaded machine and a
+    job's in-memory work. Not alive: a job stuck past its deadline, or one no longer scheduled.
+    """
     result = {}
     for job, interval in intervals.items():
-        last = last_runs.get(job) or started_at
-        result[job] = (now - last).total_seconds() <= 3 * interval
+        run = latest.get(job)
+        if run is not None and run.ended is None:
+            result[job] = (now - run.started).total_seconds() <= deadlines[job] + slack_s
+        else:
+            result[job] = (now - (run.ended if run else started_at)).total_seconds() <= interval + slack_s
     return result

@@ -10,6 +10,7 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
+from .. import budgets, deadline
 from ..config import Settings, redact_dsn
 
 log = logging.getLogger(__name__)
@@ -42,15 +43,22 @@ def connect_kwargs(settings: Settings, *, read_only: bool = True) -> dict[str, A
 def make_pool(settings: Settings) -> ConnectionPool:
     """Open the pool without waiting for the database: boot must not hang on an outage."""
     log.info("database: %s", redact_dsn(settings.database_url))
-    pool = ConnectionPool(
+    pool = deadline.GuardedPool(
         settings.database_url,
         kwargs=connect_kwargs(settings),
         min_size=1,
         max_size=settings.db_pool_max_size,
         open=False,
-        # A connection that died with a database restart is dropped on checkout, not handed out.
-        check=ConnectionPool.check_connection,
+        # A connection that died with a database restart is dropped on checkout, not handed out;
+        # the check and every use of a connection end by a client-side deadline (a frozen server).
+        check_s=budgets.check_s(settings),
+        call_s=budgets.statement_s(settings),
         timeout=settings.db_connect_timeout_s,
+        # psycopg_pool retries a lost connection with a doubling delay (1, 2, 4 … 64 s), so after a
+        # long outage it could wait a minute after the database is back. Giving up a retry series
+        # after one probe interval bounds that: the next checkout (the probe's, every interval)
+        # starts a new series with an attempt at once.
+        reconnect_timeout=settings.probe_interval_s,
         name="statuspage",
     )
     pool.open(wait=False)
@@ -58,9 +66,10 @@ def make_pool(settings: Settings) -> ConnectionPool:
 
 
 def ping(pool: ConnectionPool, timeout_s: float) -> float:
-    """One ``SELECT 1`` round trip through the pool; returns its duration in milliseconds."""
+    """One ``SELECT 1`` round trip through the pool, in milliseconds; the wait for a connection, its
+    check and the query all end within ``timeout_s``, however the server behaves."""
     started = time.perf_counter()
-    with pool.connection(timeout=timeout_s) as conn:
+    with deadline.within(timeout_s, "database round trip"), pool.connection(timeout=timeout_s) as conn:
         conn.execute(sql("ping"))
     return (time.perf_counter() - started) * 1000.0
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import psycopg
 
+from .. import deadline
+
 log = logging.getLogger(__name__)
 
 LEADER_LOCK = 0x5354_4154_5553  # pg_try_advisory_lock key: "STATUS"
@@ -26,18 +28,20 @@ def identity() -> str:
 class Leader:
     """Holds (or tries to take) the history lock on a connection of its own."""
 
-    def __init__(self, dsn: str, connect_kwargs: dict[str, Any]) -> None:
+    def __init__(self, dsn: str, connect_kwargs: dict[str, Any], call_s: float | None = None) -> None:
         self._dsn = dsn
         self.me = identity()
         self._kwargs = {**connect_kwargs, "autocommit": True, "application_name": f"statuspage-history {self.me}"}
         self.conn: psycopg.Connection | None = None
         self.is_leader = False
+        self.call_s = call_s  # client-side deadline of each call on the session (a frozen server)
 
     def ensure(self) -> bool:
         """Check the session (a dead one loses the lock with it), reconnect, try the lock."""
         if self.conn is not None:
             try:
-                self.conn.execute("SELECT 1")
+                with deadline.guard(self.conn, "history session check", self.call_s):
+                    self.conn.execute("SELECT 1")
             except psycopg.Error:
                 self._drop("history connection lost")
         if self.conn is None:
@@ -48,8 +52,9 @@ class Leader:
                 return False
         if not self.is_leader:
             try:
-                self.is_leader = bool(self.conn.execute("SELECT pg_try_advisory_lock(%s)",
-                                                        (LEADER_LOCK,)).fetchone()[0])
+                with deadline.guard(self.conn, "history lock", self.call_s):
+                    self.is_leader = bool(self.conn.execute("SELECT pg_try_advisory_lock(%s)",
+                                                            (LEADER_LOCK,)).fetchone()[0])
             except psycopg.Error:
                 self._drop("history connection lost")
                 return False

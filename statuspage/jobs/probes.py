@@ -4,6 +4,7 @@ tracker file for drift. Each returns plain data; ``status`` decides what it mean
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import time
 import urllib.error
@@ -16,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from psycopg_pool import ConnectionPool
 
 from .. import db
+from .. import deadline as watchdog  # "deadline" is a local name below
 from ..status import Scrape
 
 MAX_SCRAPE_BYTES = 4 * 1024 * 1024
@@ -65,16 +67,23 @@ def scrape_engine(url: str, timeout_s: float) -> Scrape:
 
     url, headers = _without_credentials(url)
     request = urllib.request.Request(url, headers={"Accept": "text/plain", **headers})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
-            if response.status != 200:
-                return failed(f"HTTP {response.status} from {url}")
-            body = _read_within(response, deadline)
-    except urllib.error.HTTPError as exc:
-        return failed(f"HTTP {exc.code} from {url}")
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return failed(f"{type(reason).__name__}: {reason} ({url})")
+    # The socket is shut at the deadline whatever phase the request is in (connect, headers, body):
+    # the socket timeout alone only bounds each read, and a server can trickle its headers.
+    with watchdog.within(timeout_s, "engine scrape") as scope:
+        try:
+            with watchdog.urlopen(request, timeout_s) as response:
+                if response.status != 200:
+                    return failed(f"HTTP {response.status} from {url}")
+                body = _read_within(response, deadline)
+        except urllib.error.HTTPError as exc:
+            return failed(f"HTTP {exc.code} from {url}")
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+            if scope.fired:
+                return failed(f"TimeoutError: timed out, no complete response within the probe timeout ({url})")
+            reason = getattr(exc, "reason", exc)
+            return failed(f"{type(reason).__name__}: {reason} ({url})")
+    if scope.fired:  # cut at the deadline: what arrived may look complete and is not
+        return failed(f"TimeoutError: timed out, no complete response within the probe timeout ({url})")
     latency_ms = (time.monotonic() - started) * 1000
     try:
         values = parse_engine_metrics(body.decode("utf-8"))

@@ -3,8 +3,10 @@ that tests call directly, and a thin APScheduler shell that runs them on their i
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -12,11 +14,11 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from .. import history, notify
-from ..formatting import utcnow
+from .. import budgets, deadline, handoff, history, notify
+from ..formatting import utc_iso, utcnow
 from ..snapshot import SnapshotRejected, refresh_once
 from ..state import Runtime
-from ..status import database_observation, engine_observation, metrics_observation, snapshot_observation
+from ..status import database_observation, engine_observation, jobs_alive, metrics_observation, snapshot_observation
 from ..vocabulary import COMPONENTS
 from . import probes
 
@@ -28,7 +30,9 @@ def refresh_job(rt: Runtime, now: datetime | None = None) -> None:
     now = now or utcnow()
     state, metrics = rt.state, rt.state.metrics
     try:
-        snap = refresh_once(rt.pool, now, rt.settings.db_connect_timeout_s, state.sealed)
+        # waiting for a connection, its check and the transaction all end by this deadline
+        with deadline.within(budgets.refresh_s(rt.settings), "snapshot refresh"):
+            snap = refresh_once(rt.pool, now, rt.settings.db_connect_timeout_s, state.sealed)
     except SnapshotRejected as exc:
         metrics.refreshes.labels("rejected").inc()
         metrics.db_connected.set(1)
@@ -43,8 +47,22 @@ def refresh_job(rt: Runtime, now: datetime | None = None) -> None:
         state.publish(snap)
         metrics.refreshes.labels("ok").inc()
         metrics.db_connected.set(1)
+        if rt.handoff_dir is not None:
+            handoff.save(rt.handoff_dir, snap)
+    if state.last_refresh_error and rt.handoff_dir is not None:
+        adopt_sibling_snapshot(rt)  # this read failed: a sibling's newer one, rather than a contradiction
     state.ran("refresh", now)
     check_snapshot(rt, now)
+
+
+def adopt_sibling_snapshot(rt: Runtime) -> None:
+    """Serve the newest valid snapshot another process of this instance read, when it is newer than
+    this process's own (or this process has none)."""
+    found = handoff.newest(rt.handoff_dir) if rt.handoff_dir is not None else None
+    mine = rt.state.snapshot
+    if found is not None and (mine is None or found.as_of > mine.as_of):
+        rt.state.publish(found, adopted=True)
+        log.info("snapshot: serving a sibling process's read of %s", utc_iso(found.as_of))
 
 
 def check_snapshot(rt: Runtime, now: datetime) -> None:
@@ -105,17 +123,22 @@ def probe_local_job(rt: Runtime, now: datetime | None = None) -> None:
 def history_job(rt: Runtime, now: datetime | None = None) -> None:
     """The leader records state changes, incidents and samples; every process reads the summary."""
     now = now or utcnow()
-    leader, state = rt.leader, rt.state
+    leader, state, s = rt.leader, rt.state, rt.settings
     try:
-        if leader.ensure():
-            history.record(leader.conn, state.components, now, leader.me)
-            history.prune(leader.conn, now)
-            s = rt.settings
-            notify.enqueue(leader.conn, s.notify_webhook_urls or [], now, s.notify_min_incident_s,
-                           s.notify_retry_for_s)
-        if leader.conn is not None:
-            state.publish_history(history.read(leader.conn, list(COMPONENTS), now))
-            state.notify_failures = notify.failed_deliveries(leader.conn, rt.settings.notify_webhook_urls or [])
+        # Every call on the leader's session is cut at its deadline; a cut session loses the lock
+        # with it, as a dead one does, and the next run reconnects.
+        with deadline.within(budgets.history_s(s), "history run"):
+            if leader.ensure():
+                with deadline.guard(leader.conn, "history write", leader.call_s):
+                    history.record(leader.conn, state.components, now, leader.me)
+                    history.prune(leader.conn, now)
+                    notify.enqueue(leader.conn, s.notify_webhook_urls or [], now, s.notify_min_incident_s,
+                                   s.notify_retry_for_s)
+            if leader.conn is not None and not leader.conn.closed:
+                with deadline.guard(leader.conn, "history read", leader.call_s):
+                    read = history.read(leader.conn, list(COMPONENTS), now)
+                    state.notify_failures = notify.failed_deliveries(leader.conn, s.notify_webhook_urls or [])
+                state.publish_history(read)
         state.history_error = ""
     except psycopg.Error as exc:
         error = f"{type(exc).__name__}: {exc}".strip()
@@ -131,13 +154,35 @@ def notify_job(rt: Runtime, now: datetime | None = None) -> None:
     now = now or utcnow()
     try:
         if rt.leader.is_leader:
-            for outcome, count in rt.notifier.deliver_due(now).items():
+            with deadline.within(budgets.notify_s(rt.settings), "notify run"):
+                counts = rt.notifier.deliver_due(now)
+            for outcome, count in counts.items():
                 if count:
                     rt.state.metrics.notifications.labels(outcome).inc(count)
     except psycopg.Error as exc:
         log.warning("notify: %s", type(exc).__name__)
         rt.notifier.close()  # reconnect on the next run
     rt.state.ran("notify", now)
+
+
+def liveness(rt: Runtime, now: datetime) -> dict[str, bool]:
+    """Each job's liveness (``status.jobs_alive``) against its interval and hard deadline."""
+    state = rt.state
+    return jobs_alive(state.job_latest, job_intervals(rt), budgets.job_deadlines(rt.settings), now, state.started_at)
+
+
+def _timed(rt: Runtime, job_id: str, job: Callable[[Runtime], None]) -> Callable[[], None]:
+    """The job, recording when each run starts and ends: a run that fails has run all the same."""
+
+    @functools.wraps(job)
+    def run() -> None:
+        rt.state.job_start(job_id, utcnow())
+        try:
+            job(rt)
+        finally:
+            rt.state.job_end(job_id, utcnow())
+
+    return run
 
 
 def job_intervals(rt: Runtime) -> dict[str, float]:
@@ -173,7 +218,7 @@ def start(rt: Runtime) -> BackgroundScheduler:
     for job_id, interval in job_intervals(rt).items():
         trigger = WallClockInterval(interval) if job_id == "refresh" else IntervalTrigger(seconds=interval,
                                                                                            timezone=UTC)
-        scheduler.add_job(jobs[job_id], trigger, args=[rt], id=job_id, next_run_time=utcnow())
+        scheduler.add_job(_timed(rt, job_id, jobs[job_id]), trigger, id=job_id, next_run_time=utcnow())
     scheduler.start()
     # One line per process: under gunicorn, the proof that each worker runs one and the master none.
     log.info("scheduler started in pid %d: %s", os.getpid(),

@@ -20,11 +20,12 @@ from flask import Blueprint, Flask, Response, current_app, render_template, requ
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
+from ..budgets import LIVENESS_SLACK_S, job_deadlines
 from ..config import SETTINGS, Settings, redact_dsn
 from ..formatting import utc_iso, utcnow
-from ..jobs.scheduler import job_intervals
+from ..jobs.scheduler import job_intervals, liveness
 from ..state import Runtime
-from ..status import jobs_alive
+from ..status import JobRun
 
 bp = Blueprint("ops", __name__)
 
@@ -116,7 +117,7 @@ def operator_view(rt: Runtime, now: datetime) -> dict[str, Any]:
     state, settings = rt.state, rt.settings
     snap = state.snapshot
     intervals = job_intervals(rt)
-    alive = jobs_alive(state.job_runs, intervals, now, state.started_at)
+    alive, deadlines = liveness(rt, now), job_deadlines(settings)
     view = {
         "now": utc_iso(now),
         "pid": os.getpid(),
@@ -139,9 +140,16 @@ def operator_view(rt: Runtime, now: datetime) -> dict[str, Any]:
             "last_error": f["last_error"], "created_at": _iso(f["created_at"]),
         } for f in state.notify_failures],
         "jobs": [{"name": job, "interval_s": interval, "last_run": _iso(state.job_runs.get(job)),
+                  **_run_times(state.job_latest.get(job)),
+                  "hard_deadline_s": round(deadlines[job] + LIVENESS_SLACK_S, 3),
                   "alive": alive[job]} for job, interval in intervals.items()],
     }
     return scrub(view, secret_replacements(settings))
+
+
+def _run_times(run: JobRun | None) -> dict[str, str | None]:
+    """When the job's latest run started and ended (``None`` while it runs)."""
+    return {"last_started": _iso(run.started) if run else None, "last_ended": _iso(run.ended) if run else None}
 
 
 def _private(response: Response) -> Response:

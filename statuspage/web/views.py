@@ -9,9 +9,8 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, render_template
 
 from ..formatting import utc_iso, utcnow
-from ..jobs.scheduler import job_intervals
+from ..jobs.scheduler import liveness
 from ..state import Runtime
-from ..status import jobs_alive
 from ..vocabulary import BADGE_COLOURS, COMPONENTS, DEGRADED, OPERATIONAL
 from . import chart
 from .feeds import FeedLinks, atom, text_width
@@ -112,7 +111,7 @@ def status_json() -> Response:
 
 
 def _liveness(rt: Runtime, now: datetime) -> dict[str, bool]:
-    return jobs_alive(rt.state.job_runs, job_intervals(rt), now, rt.state.started_at)
+    return liveness(rt, now)
 
 
 @bp.get("/livez")

@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from bench import servers
@@ -22,6 +23,10 @@ from .http import Reply, get
 from .wait import wait_until
 
 LANDING = "/performance/landing"
+# Trades a gunicorn test seeds, and the landing numbers they make (by hand: see the sums).
+TRADES = [(timedelta(hours=1), "10.50"), (timedelta(hours=2), "-3.25"), (timedelta(days=3), "7.00"),
+          (timedelta(days=10), "2.00"), (timedelta(days=45), "-1.00")]
+EXPECTED = {"7d": (3, "14.25"), "30d": (4, "16.25"), "all": (5, "15.25")}
 
 
 @dataclass

@@ -7,20 +7,17 @@ import os
 import re
 import signal
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
 
-from ..helpers.gunicorn import LANDING
+from ..helpers.gunicorn import EXPECTED, LANDING, TRADES
 from ..helpers.http import http
 from ..helpers.trades import add_trade
 from ..helpers.wait import wait_until
 
 # Trades relative to now, far from every window edge: (age, pnl).
-TRADES = [(timedelta(hours=1), "10.50"), (timedelta(hours=2), "-3.25"), (timedelta(days=3), "7.00"),
-          (timedelta(days=10), "2.00"), (timedelta(days=45), "-1.00")]
-EXPECTED = {"7d": (3, "14.25"), "30d": (4, "16.25"), "all": (5, "15.25")}
 
 
 @pytest.fixture

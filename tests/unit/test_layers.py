@@ -10,17 +10,17 @@ PACKAGE = Path(__file__).resolve().parents[2] / "statuspage"
 
 # Top to bottom; a module may import from its own layer and the layers before it.
 LAYERS: list[set[str]] = [
-    {"config", "vocabulary", "formatting"},
+    {"config", "vocabulary", "formatting", "budgets"},
     {"status"},
-    {"db", "db.leader", "db.migrate"},
-    {"snapshot", "history", "notify", "metrics"},
+    {"deadline", "db", "db.leader", "db.migrate"},
+    {"snapshot", "history", "notify", "metrics", "handoff"},
     {"state"},
     {"jobs", "jobs.scheduler", "jobs.probes"},
     {"web", "web.views", "web.responses", "web.feeds", "web.chart", "web.ops", "web.openapi", "web.security",
      "web.errors", "web.htmx"},
     {"", "cli", "cli.env", "demo", "demo.pgserver", "demo.seed", "demo.simengine"},
 ]
-PURE = {"vocabulary", "formatting", "status"}  # decisions and words: no I/O imported
+PURE = {"vocabulary", "formatting", "budgets", "status"}  # decisions and words: no I/O imported
 IO_LIBRARIES = ("psycopg", "psycopg_pool", "flask", "werkzeug", "apscheduler", "urllib.request", "http", "socket",
                 "subprocess", "prometheus_client")
 

@@ -12,7 +12,6 @@ from statuspage.status import (
     advance,
     database_observation,
     engine_observation,
-    jobs_alive,
     metrics_observation,
     overall,
     snapshot_observation,
@@ -90,15 +89,6 @@ def test_overall_rule() -> None:
     assert overall({**all_ok, "snapshot": DOWN}) == "major outage"
     assert overall({"engine": DOWN, "metrics": DOWN, "database": DOWN, "snapshot": DEGRADED}) == "partial outage"
     assert overall({"engine": UNKNOWN, "metrics": UNKNOWN, "database": DOWN, "snapshot": DOWN}) == "major outage"
-
-
-def test_jobs_are_alive_within_three_intervals() -> None:
-    start = NOW - timedelta(minutes=10)
-    runs = {"refresh": NOW - timedelta(seconds=179), "probe": NOW - timedelta(seconds=46)}
-    assert jobs_alive(runs, {"refresh": 60, "probe": 15}, NOW, start) == {"refresh": True, "probe": False}
-    # a job that never ran is judged from start-up
-    assert jobs_alive({}, {"refresh": 60}, NOW, NOW - timedelta(seconds=30)) == {"refresh": True}
-    assert jobs_alive({}, {"refresh": 60}, NOW, start) == {"refresh": False}
 
 
 def test_ages_read_naturally() -> None:
