@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from . import db, scheduler
 from .config import Settings, load_settings
+from .guard import Guard, MarkStore
 from .history import Leader
 from .metrics import Metrics
 from .notify import Notifier
@@ -59,15 +60,18 @@ def create_app(settings: Settings | None = None, *, start_background: bool = Tru
     leader = Leader(settings.history_dsn, history_kwargs)
     notifier = Notifier(settings.history_dsn, history_kwargs, settings.notify_webhook_urls or [], settings.public_url,
                         settings.notify_timeout_s, leader.me)
+    guard = Guard(MarkStore(settings.history_dsn, history_kwargs, settings.db_connect_timeout_s),
+                  settings.guard_drop_percent, settings.guard_drop_trades)
     runtime = Runtime(settings=settings, pool=db.make_pool(settings), state=AppState(started_at=now, metrics=metrics),
-                      leader=leader, notifier=notifier)
+                      leader=leader, notifier=notifier, guard=guard)
     app.extensions["statuspage"] = runtime
     app.extensions["statuspage.render"] = RenderCache()
 
     from . import errors, openapi, ops, security
-    from .views import bp
+    from .views import bp, render_check
 
     app.register_blueprint(bp)
+    runtime.render_check = lambda snap, at: render_check(app, runtime, snap, at)
     app.register_blueprint(openapi.bp)
     ops.init_app(app, settings)  # only with OPS_TOKEN set
     errors.init_app(app)

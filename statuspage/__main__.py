@@ -60,6 +60,64 @@ def _notify_test() -> int:
     return 0 if all(attempt.outcome == "delivered" for _, attempt in results) else 1
 
 
+def _operator() -> str:
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no USER and no passwd entry, as in some containers
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def _snapshot_accept(by: str | None) -> int:
+    """Accept the database's current all-time trade count as the new history: the guard's stored
+    mark is set to it and every page process publishes at its next refresh."""
+    import logging
+
+    import psycopg
+
+    from . import db, guard
+    from .config import redact_dsn
+    from .scheduler import utcnow
+    from .snapshot import SnapshotRejected, refresh_once
+
+    settings = _settings()
+    if settings is None:
+        return 1
+    now = utcnow()
+    logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)  # one line on failure, below, not its retries
+    pool = db.make_pool(settings)
+    try:  # the count exactly as the page would publish it: the same read, the same checks
+        count = refresh_once(pool, now, settings.db_connect_timeout_s).windows["all"].trades
+    except SnapshotRejected as exc:
+        print(f"snapshot accept: the database's numbers fail the page's checks, nothing accepted: {exc}",
+              file=sys.stderr)
+        return 1
+    except Exception as exc:  # psycopg's errors and the pool's timeout: one line, no traceback
+        print(f"snapshot accept: cannot read the engine database ({redact_dsn(settings.database_url)}): "
+              f"{type(exc).__name__}", file=sys.stderr)
+        return 1
+    finally:
+        pool.close()
+    by = by or _operator()
+    try:
+        with psycopg.connect(settings.history_dsn, **db.connect_kwargs(settings, read_only=False)) as conn:
+            before = guard.accept(conn, count, now, by)
+    except psycopg.errors.UndefinedTable:
+        print("snapshot accept: the page's schema is missing: run python -m statuspage db migrate", file=sys.stderr)
+        return 1
+    except psycopg.Error as exc:
+        print(f"snapshot accept: cannot write to the history database ({redact_dsn(settings.history_dsn)}): "
+              f"{type(exc).__name__}", file=sys.stderr)
+        return 1
+    print(f"snapshot accept: {redact_dsn(settings.history_dsn)}: all-time trades "
+          f"{'none stored' if before is None else before} -> {count}, accepted by {by} at "
+          f"{now.strftime('%Y-%m-%dT%H:%M:%SZ')}; the page publishes at its next refresh")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m statuspage")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -72,6 +130,10 @@ def main(argv: list[str]) -> int:
     db.add_argument("action", choices=["migrate"], help="create or upgrade the statuspage schema")
     notify = sub.add_parser("notify", help="webhook notifications")
     notify.add_argument("action", choices=["test"], help="send a marked test message to every receiver")
+    snapshot = sub.add_parser("snapshot", help="the landing snapshot's guard")
+    snapshot.add_argument("action", choices=["accept"],
+                          help="accept the database's all-time trade count after the page held a large drop back")
+    snapshot.add_argument("--by", metavar="NAME", help="who accepts, recorded (default: user@host)")
     if argv[:1] == ["env"]:
         from . import envtools
 
@@ -85,6 +147,8 @@ def main(argv: list[str]) -> int:
         return _migrate()
     elif args.command == "notify":
         return _notify_test()
+    elif args.command == "snapshot":
+        return _snapshot_accept(args.by)
     return 0
 
 
