@@ -184,15 +184,15 @@ class SealedCache:
 
     Reading it whole is the one full pass over the table (about 1 s at a million trades), made at
     start-up and again at the first refresh of every UTC day, when the range moves on. In between
-    it is reused only while the database still reports the same count, pnl and fees of the valid
-    trades before that midnight, so a late, deleted or corrected trade there is never missed. A
-    correction that keeps all three (two trades exchanging part of their pnl) is: wins, losses
-    and drawdown follow it at the next midnight's full read, or at the next start. The rows set
-    aside there are counted with each full read (a scan of their own), so an invalid row written
-    or deleted there, with no valid trade changing, is counted from the next full read on.
+    it is reused only while the database still reports the same count, pnl sum and fees sum of
+    every row before that midnight (landing_earlier.sql), so a late, deleted or corrected trade
+    there, or a row set aside or fixed, is never missed. A correction that keeps all three (two
+    trades exchanging part of their pnl) is: wins, losses and drawdown follow it at the next
+    midnight's full read, or at the next start. So is one that only changes amounts while a NaN or
+    infinite amount there makes the sums NaN or infinite.
     """
 
-    key: tuple[Any, ...] | None = None  # (until, trades, pnl, fees) of the cached segment
+    key: tuple[Any, ...] | None = None  # (until, rows, pnl sum, fees sum) of every row before ``until``
     segment: WindowStats | None = None
     excluded: dict[str, SetAside] = field(default_factory=dict)  # rows set aside before ``until``
     reads: int = 0  # full passes made: a figure for the benchmark and the tests
@@ -211,19 +211,17 @@ def _sealed_segment(cur: Cursor[dict[str, Any]], params: dict[str, Any],
     (one order-free scan); otherwise read whole (the full pass, and a scan for the rows set aside),
     so at least once every UTC day. On a cold start the full read alone."""
     until = params["until"]
-    if sealed.segment is not None and sealed.key is not None and sealed.key[0] == until:
-        totals = cur.execute(sql("landing_earlier"), params).fetchone()
-        if sealed.key[1:] == (totals["trades"], totals["pnl"], totals["fees"]):
-            return sealed.segment, sealed.excluded
+    row = cur.execute(sql("landing_earlier"), params).fetchone()
+    key = (until, row["trades"], row["pnl"], row["fees"])
+    if sealed.segment is not None and sealed.key == key:
+        return sealed.segment, sealed.excluded
     segment = WindowStats(**cur.execute(sql("landing_sealed"), params).fetchone())
-    sealed.excluded = _set_aside(cur.execute(sql("landing_excluded_before"), params).fetchall())
+    # the scan for the rows set aside only when there are some: never in a healthy history
+    sealed.excluded = (_set_aside(cur.execute(sql("landing_excluded_before"), params).fetchall())
+                       if row["trades"] > segment.trades else {})
+    sealed.segment, sealed.key = segment, key
     sealed.reads += 1
-    return _keep(sealed, segment, until), sealed.excluded
-
-
-def _keep(sealed: SealedCache, segment: WindowStats, until: datetime) -> WindowStats:
-    sealed.segment, sealed.key = segment, (until, segment.trades, segment.pnl, segment.fees)
-    return segment
+    return segment, sealed.excluded
 
 
 def read_snapshot(pool: ConnectionPool, now: datetime, timeout_s: float,

@@ -257,3 +257,23 @@ def test_the_largest_amounts_the_engine_can_store_are_published_and_fit(writer: 
     assert page.status_code == 200
     assert parse(page.data).field("all", "pnl") == "+2,999,999,999,999.99 USD"
 
+
+
+def test_a_bad_row_written_into_old_history_is_counted_at_once_and_forgotten_once_deleted(
+        writer: psycopg.Connection, make_app: Callable[..., Flask]) -> None:
+    good = write_good(writer, T)
+    app = make_app(start_background=False)
+    rt = runtime(app)
+    refresh_job(rt, T)
+    reads = rt.state.sealed.reads
+    insert(writer, 400, T - timedelta(days=200), "NaN")  # back-dated, before the daily range
+    refresh_job(rt, T + timedelta(minutes=1))
+    assert {k: (v.trades, v.first_id) for k, v in rt.state.excluded.items()} == {"pnl_not_finite": (1, 400)}
+    assert rt.state.snapshot.windows["all"] == refresh_once(rt.pool, T, 5, SealedCache()).windows["all"]
+    assert app.test_client().get("/performance/landing").get_json()["windows"]["all"] == expected_window(good)
+    writer.execute("DELETE FROM closed_trades WHERE id = 400")  # the operator's fix
+    refresh_job(rt, T + timedelta(minutes=2))
+    assert rt.state.excluded == {}
+    probe_local_job(rt, T + timedelta(minutes=2))
+    assert snapshot_component(app.test_client())["state"] == "operational"
+    assert rt.state.sealed.reads == reads + 2  # read whole each time the rows before the range changed

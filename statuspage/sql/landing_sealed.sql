@@ -1,14 +1,15 @@
--- The segment of the valid trades (trade_fault.sql) before %(until)s (the daily range's first
+-- The segment of the valid trades (trade_valid.sql) before %(until)s (the daily range's first
 -- midnight), in (closed_at, id) order: the long, unchanging part of the history. The page reads it
--- whole at start-up, at the first refresh of every UTC day, and whenever the totals before the
--- range change (see snapshot.read_snapshot); landing_excluded_before.sql counts the rows set aside.
+-- whole at start-up, at the first refresh of every UTC day, and whenever the fingerprint of the
+-- rows before the range changes (landing_earlier.sql); landing_excluded_before.sql counts the rows
+-- set aside there.
 -- Two parts: the order-free totals, which PostgreSQL may compute with parallel workers, and the
 -- path of the cumulative pnl (peak, trough, deepest fall), the one ordered pass over the table,
 -- kept to the two running windows and three aggregates it needs.
 WITH valid AS NOT MATERIALIZED (
     SELECT closed_at, id, pnl, fees
     FROM closed_trades
-    WHERE closed_at < %(until)s AND {{trade_fault}} IS NULL
+    WHERE closed_at < %(until)s AND {{trade_valid}}
 ),
 totals AS (
     SELECT count(*)::bigint                              AS trades,
