@@ -19,8 +19,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -74,9 +72,10 @@ class StoreUnavailable(Exception):
 class MarkStore:
     """``statuspage.snapshot_guard`` through a read-write connection of its own (history DSN).
 
-    Each call runs on one worker thread and is waited for at most ``timeout_s``: a history database
-    that hangs (stopped process, lost packets) costs a refresh that long, once. While a call is
-    still hanging, later ones fail at once instead of queueing behind it.
+    Each call runs on a thread of its own and is waited for at most ``timeout_s``: a history
+    database that hangs (stopped process, lost packets) costs a refresh that long, once. While a
+    call is still hanging, later ones fail at once instead of queueing behind it. The thread is a
+    daemon: one that hangs for good cannot hold up the process's exit either.
     """
 
     def __init__(self, dsn: str, connect_kwargs: dict[str, Any], timeout_s: float) -> None:
@@ -84,30 +83,36 @@ class MarkStore:
         self._kwargs = {**connect_kwargs, "autocommit": True, "application_name": "statuspage-guard"}
         self._timeout_s = timeout_s
         self._conn: psycopg.Connection | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="statuspage-guard")
-        self._pending: Future[Any] | None = None
+        self._busy: threading.Thread | None = None
         self._lock = threading.Lock()
 
     def _call(self, work: Callable[[psycopg.Connection], T]) -> T:
+        outcome: dict[str, Any] = {}
         with self._lock:
-            if self._pending is not None and not self._pending.done():
+            if self._busy is not None and self._busy.is_alive():
                 raise StoreUnavailable("an earlier call to the history database has not returned")
-            self._pending = self._executor.submit(self._run, work)
-            pending = self._pending
-        try:
-            return pending.result(timeout=self._timeout_s)
-        except FutureTimeout:
-            raise StoreUnavailable(f"no answer from the history database within {self._timeout_s:g} s") from None
+            self._busy = threading.Thread(target=self._run, args=(work, outcome), name="statuspage-guard", daemon=True)
+            busy = self._busy
+            busy.start()
+        busy.join(self._timeout_s)
+        if busy.is_alive():
+            raise StoreUnavailable(f"no answer from the history database within {self._timeout_s:g} s")
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["result"]
 
-    def _run(self, work: Callable[[psycopg.Connection], T]) -> T:
-        if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(self._dsn, **self._kwargs)
+    def _run(self, work: Callable[[psycopg.Connection], T], outcome: dict[str, Any]) -> None:
         try:
-            return work(self._conn)
-        except psycopg.OperationalError:
-            self._conn.close()  # reconnect next time
+            if self._conn is None or self._conn.closed:
+                self._conn = psycopg.connect(self._dsn, **self._kwargs)
+            outcome["result"] = work(self._conn)
+        except psycopg.OperationalError as exc:
+            if self._conn is not None:
+                self._conn.close()  # reconnect next time
             self._conn = None
-            raise
+            outcome["error"] = exc
+        except Exception as exc:  # handed to the caller, on its thread
+            outcome["error"] = exc
 
     def read(self) -> Mark | None:
         def work(conn: psycopg.Connection) -> Mark | None:
@@ -120,9 +125,8 @@ class MarkStore:
         self._call(lambda conn: conn.execute(sql("guard_raise"), {"count": count, "at": at}))
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
         conn = self._conn
-        if conn is not None and (self._pending is None or self._pending.done()):
+        if conn is not None and (self._busy is None or not self._busy.is_alive()):
             conn.close()  # a connection a hung call still uses is left to the process's exit
 
 

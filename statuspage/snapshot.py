@@ -164,10 +164,6 @@ class Snapshot:
     last_trade_at: datetime | None
     excluded: dict[str, SetAside] = field(default_factory=dict)  # rows set aside, by reason
 
-    @property
-    def excluded_trades(self) -> int:
-        return sum(each.trades for each in self.excluded.values())
-
     def to_public(self, *, stale: bool) -> dict[str, Any]:
         return {
             "as_of": utc_iso(self.as_of),
@@ -207,9 +203,9 @@ def query_params(now: datetime) -> dict[str, Any]:
 def _sealed_segment(cur: Cursor[dict[str, Any]], params: dict[str, Any],
                     sealed: SealedCache) -> tuple[WindowStats, dict[str, SetAside]]:
     """The valid trades before the daily range, and the rows set aside there: the cached segment
-    while the range starts at the same midnight and the database's totals before it still match
-    (one order-free scan); otherwise read whole (the full pass, and a scan for the rows set aside),
-    so at least once every UTC day. On a cold start the full read alone."""
+    while the range starts at the same midnight and the fingerprint of every row before it still
+    matches (one order-free scan); otherwise read whole (the full pass, and a scan for the rows set
+    aside when there are some), so at least once every UTC day."""
     until = params["until"]
     row = cur.execute(sql("landing_earlier"), params).fetchone()
     key = (until, row["trades"], row["pnl"], row["fees"])
