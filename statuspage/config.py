@@ -49,6 +49,13 @@ def positive_int(raw: str) -> int:
     return value
 
 
+def percentage(raw: str) -> float:
+    value = positive_number(raw)
+    if value > 100:
+        raise ValueError("must be a percentage, greater than 0 and at most 100")
+    return value
+
+
 def port_number(raw: str) -> int:
     value = positive_int(raw)
     if value > 65535:
@@ -175,6 +182,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Proxies in front of the page whose X-Forwarded-* headers are trusted; 0 trusts none."),
     Setting("OPS_TOKEN", ops_token, None, "Bearer token of the operator view (/ops); unset: the view is off.",
             secret=True),
+    Setting("GUARD_DROP_PERCENT", percentage, "1",
+            "A fall of the all-time trade count by more than this share (and GUARD_DROP_TRADES) is held back."),
+    Setting("GUARD_DROP_TRADES", non_negative_int, "5",
+            "A fall of the all-time trade count by more than this many trades (and GUARD_DROP_PERCENT) is held back."),
 )
 
 
@@ -203,6 +214,8 @@ class Settings:
     public_url: str | None
     trusted_proxy_hops: int
     ops_token: str | None = field(repr=False)  # the operator view's credential
+    guard_drop_percent: float
+    guard_drop_trades: int
 
     @property
     def history_dsn(self) -> str:

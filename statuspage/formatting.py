@@ -7,7 +7,7 @@ The page's formatters answer "—" for a missing value, so a template never prin
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -29,8 +29,13 @@ def utc_iso(moment: datetime) -> str:
 
 def money(value: Decimal) -> str:
     """The public JSON's money: two fraction digits, half away from zero like PostgreSQL's round(),
-    never "-0.00"."""
-    rounded = value.quantize(_CENT, rounding=ROUND_HALF_UP)
+    never "-0.00". NaN and Infinity raise: no snapshot holding one can be rendered, so none is
+    published."""
+    if not value.is_finite():
+        raise ValueError(f"not a finite amount: {value}")
+    with localcontext() as ctx:  # enough digits for any finite amount, not the default 28
+        ctx.prec = max(28, value.adjusted() + 4)
+        rounded = value.quantize(_CENT, rounding=ROUND_HALF_UP)
     return str(abs(rounded) if rounded == 0 else rounded)
 
 

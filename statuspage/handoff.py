@@ -24,12 +24,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .snapshot import DayPoint, Snapshot, WindowStats, violations
+from .snapshot import DayPoint, SetAside, Snapshot, WindowStats, violations
 
 log = logging.getLogger(__name__)
 
 DIR_ENV = "STATUSPAGE_SNAPSHOT_DIR"
-VERSION = 1
+VERSION = 2  # 2: rows set aside (snapshot.excluded)
 _DECIMALS = {f.name for f in dataclasses.fields(WindowStats)} - {"trades", "wins", "losses"}
 
 
@@ -50,6 +50,7 @@ def encode(snap: Snapshot) -> dict[str, Any]:
         "windows": {name: {k: value(v) for k, v in dataclasses.asdict(w).items()} for name, w in snap.windows.items()},
         "daily": [{"day": p.day.isoformat(), "trades": p.trades, "pnl": str(p.pnl), "cum_trades": p.cum_trades,
                    "cum_pnl": str(p.cum_pnl)} for p in snap.daily],
+        "excluded": {reason: dataclasses.asdict(each) for reason, each in snap.excluded.items()},
     }
 
 
@@ -65,8 +66,9 @@ def decode(data: dict[str, Any]) -> Snapshot:
     as_of = datetime.fromisoformat(data["as_of"])
     if as_of.tzinfo is None:
         raise ValueError("as_of has no time zone")
+    excluded = {reason: SetAside(**each) for reason, each in data["excluded"].items()}
     return Snapshot(as_of=as_of, windows=windows, daily=daily,
-                    last_trade_at=datetime.fromisoformat(last) if last else None)
+                    last_trade_at=datetime.fromisoformat(last) if last else None, excluded=excluded)
 
 
 def save(where: Path, snap: Snapshot) -> None:

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from .snapshot import WINDOWS, Snapshot
+from .snapshot import EXCLUSION_REASONS, WINDOWS, SetAside, Snapshot
 from .vocabulary import STATES
 
-REFRESH_OUTCOMES = ("ok", "error", "rejected")
+# held: read and valid, but a large drop of the all-time count that the guard held back
+REFRESH_OUTCOMES = ("ok", "error", "rejected", "held")
+
+
 class Metrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
@@ -32,8 +35,17 @@ class Metrics:
             "Unix time of the last snapshot that passed validation.",
             registry=registry, multiprocess_mode="livemax")
         self.refreshes = Counter(
-            "statuspage_refreshes", "Snapshot refreshes by outcome (ok, error, rejected).",
+            "statuspage_refreshes", "Snapshot refreshes by outcome (ok, error, rejected, held).",
             ["outcome"], registry=registry)
+        self.snapshot_held = Gauge(
+            "statuspage_snapshot_held",
+            "1 while the last good numbers are served because the guard held a large drop of the all-time "
+            "trade count back (python -m statuspage snapshot accept), else 0.",
+            registry=registry, multiprocess_mode="livemax")
+        self.excluded_rows = Gauge(
+            "statuspage_snapshot_excluded_rows",
+            "Trades set aside as invalid in the latest read, by reason: left out of every number.",
+            ["reason"], registry=registry, multiprocess_mode="livemostrecent")
         self.component_state = Gauge(
             "statuspage_component_state", "1 for the component's current state, 0 for the others.",
             ["component", "state"], registry=registry, multiprocess_mode="livemostrecent")
@@ -56,12 +68,22 @@ class Metrics:
         for outcome in ("delivered", "retry", "failed"):
             self.notifications.labels(outcome)
         self.db_connected.set(0)
+        self.snapshot_held.set(0)
+        self.record_excluded({})
 
     def record_snapshot(self, snap: Snapshot) -> None:
         for name in WINDOWS:
             self.landing_trades.labels(name).set(snap.windows[name].trades)
             self.landing_pnl.labels(name).set(float(snap.windows[name].pnl))
         self.last_refresh.set(snap.as_of.timestamp())
+        self.record_excluded(snap.excluded)
+
+    def record_excluded(self, excluded: dict[str, SetAside]) -> None:
+        for reason in EXCLUSION_REASONS:
+            self.excluded_rows.labels(reason).set(excluded[reason].trades if reason in excluded else 0)
+
+    def record_hold(self, held: bool) -> None:
+        self.snapshot_held.set(1 if held else 0)
 
     def record_component(self, component: str, state: str) -> None:
         for candidate in STATES:

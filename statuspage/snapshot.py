@@ -5,7 +5,7 @@ Everything public comes from here, and only from the database: there is no other
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from itertools import pairwise
@@ -20,6 +20,13 @@ from .formatting import money, utc_iso
 
 WINDOWS = ("7d", "30d", "all")
 DAILY_DAYS = 30
+# A trade dated up to this far after the snapshot time still counts (closing on that day): the
+# engine's clock may run a little ahead, and a trade committed while the refresh waited for its
+# connection may carry a time after the refresh's ``now``. Anything later is set aside until due.
+FUTURE_TOLERANCE = timedelta(seconds=10)
+# Why a row is set aside: the names statuspage/sql/trade_fault.sql gives, in its order.
+EXCLUSION_REASONS = ("closed_at_not_finite", "future_closed_at", "pnl_not_finite", "pnl_out_of_range",
+                     "fees_not_finite", "fees_out_of_range")
 
 
 def _pick(choose, a: Decimal | None, b: Decimal | None) -> Decimal | None:
@@ -111,11 +118,36 @@ class DayPoint:
 
 
 @dataclass(frozen=True)
+class SetAside:
+    """Rows of one reason left out of every number (trade_fault.sql): how many, and the lowest and
+    highest id among them, for the operator to look at."""
+
+    trades: int
+    first_id: int
+    last_id: int
+
+    def then(self, other: SetAside) -> SetAside:
+        return SetAside(self.trades + other.trades, min(self.first_id, other.first_id),
+                        max(self.last_id, other.last_id))
+
+
+def _set_aside(rows: list[dict[str, Any]], into: dict[str, SetAside] | None = None) -> dict[str, SetAside]:
+    """The rows of a per-fault query that have a fault, added to ``into``."""
+    found = dict(into or {})
+    for row in rows:
+        if row["fault"] is not None:
+            each = SetAside(row["trades"], row["first_id"], row["last_id"])
+            found[row["fault"]] = found[row["fault"]].then(each) if row["fault"] in found else each
+    return found
+
+
+@dataclass(frozen=True)
 class Snapshot:
     as_of: datetime  # when the database was read (UTC)
     windows: dict[str, WindowStats]
     daily: tuple[DayPoint, ...]
     last_trade_at: datetime | None
+    excluded: dict[str, SetAside] = field(default_factory=dict)  # rows set aside, by reason
 
     def to_public(self, *, stale: bool) -> dict[str, Any]:
         return {
@@ -129,45 +161,48 @@ class Snapshot:
 
 @dataclass
 class SealedCache:
-    """The segment of every trade before the daily range, kept between refreshes.
+    """The segment of every valid trade before the daily range, kept between refreshes.
 
-    Reading it whole is the one full pass over the table (about 1 s at a million trades), made
-    at start-up. It is reused only while the database still reports the same count, pnl and fees
-    before the midnight it was read up to, so a late or corrected trade there is never missed;
-    when the range moves on (every midnight) only the day it left behind is read and composed.
+    Reading it whole is the one full pass over the table (about 1 s at a million trades), made at
+    start-up and again at the first refresh of every UTC day, when the range moves on. In between
+    it is reused only while the database still reports the same count, pnl sum and fees sum of
+    every row before that midnight (landing_earlier.sql), so a late, deleted or corrected trade
+    there, or a row set aside or fixed, is never missed. A correction that keeps all three (two
+    trades exchanging part of their pnl) is: wins, losses and drawdown follow it at the next
+    midnight's full read, or at the next start. So is one that only changes amounts while a NaN or
+    infinite amount there makes the sums NaN or infinite.
     """
 
-    key: tuple[Any, ...] | None = None  # (until, trades, pnl, fees) of the cached segment
+    key: tuple[Any, ...] | None = None  # (until, rows, pnl sum, fees sum) of every row before ``until``
     segment: WindowStats | None = None
+    excluded: dict[str, SetAside] = field(default_factory=dict)  # rows set aside before ``until``
     reads: int = 0  # full passes made: a figure for the benchmark and the tests
 
 
 def query_params(now: datetime) -> dict[str, Any]:
     """The parameters of the snapshot's SQL at time ``now``."""
     range_start = datetime.combine(now.astimezone(UTC).date() - timedelta(days=DAILY_DAYS - 1), time(), UTC)
-    return {"t": now, "recent_from": range_start, "until": range_start}
+    return {"t": now, "recent_from": range_start, "until": range_start, "valid_until": now + FUTURE_TOLERANCE}
 
 
-def _sealed_segment(cur: Cursor[dict[str, Any]], until: datetime, sealed: SealedCache) -> WindowStats:
-    """The trades before ``until``: the cached segment while the database's totals up to where it
-    was read still match it (one order-free scan), extended by the trades since then; otherwise
-    read whole (the full pass). On a cold start the full pass alone."""
-    if sealed.segment is not None and sealed.key is not None and sealed.key[0] <= until:
-        since = sealed.key[0]
-        totals = cur.execute(sql("landing_earlier"), {"until": since}).fetchone()
-        if sealed.key[1:] == (totals["trades"], totals["pnl"], totals["fees"]):
-            if since == until:
-                return sealed.segment
-            later = WindowStats(**cur.execute(sql("landing_sealed"), {"since": since, "until": until}).fetchone())
-            return _keep(sealed, sealed.segment.then(later), until)
-    segment = WindowStats(**cur.execute(sql("landing_sealed"), {"since": None, "until": until}).fetchone())
+def _sealed_segment(cur: Cursor[dict[str, Any]], params: dict[str, Any],
+                    sealed: SealedCache) -> tuple[WindowStats, dict[str, SetAside]]:
+    """The valid trades before the daily range, and the rows set aside there: the cached segment
+    while the range starts at the same midnight and the fingerprint of every row before it still
+    matches (one order-free scan); otherwise read whole (the full pass, and a scan for the rows set
+    aside when there are some), so at least once every UTC day."""
+    until = params["until"]
+    row = cur.execute(sql("landing_earlier"), params).fetchone()
+    key = (until, row["trades"], row["pnl"], row["fees"])
+    if sealed.segment is not None and sealed.key == key:
+        return sealed.segment, sealed.excluded
+    segment = WindowStats(**cur.execute(sql("landing_sealed"), params).fetchone())
+    # the scan for the rows set aside only when there are some: never in a healthy history
+    sealed.excluded = (_set_aside(cur.execute(sql("landing_excluded_before"), params).fetchall())
+                       if row["trades"] > segment.trades else {})
+    sealed.segment, sealed.key = segment, key
     sealed.reads += 1
-    return _keep(sealed, segment, until)
-
-
-def _keep(sealed: SealedCache, segment: WindowStats, until: datetime) -> WindowStats:
-    sealed.segment, sealed.key = segment, (until, segment.trades, segment.pnl, segment.fees)
-    return segment
+    return segment, sealed.excluded
 
 
 def read_snapshot(pool: ConnectionPool, now: datetime, timeout_s: float,
@@ -179,14 +214,16 @@ def read_snapshot(pool: ConnectionPool, now: datetime, timeout_s: float,
         # One snapshot of the table for every query, so the windows agree with each other.
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         with conn.cursor(row_factory=dict_row) as cur:
-            earlier = _sealed_segment(cur, params["until"], sealed)
+            earlier, excluded = _sealed_segment(cur, params, sealed)
             params.update(earlier_trades=earlier.trades, earlier_pnl=earlier.pnl)
             daily = tuple(DayPoint(**row) for row in cur.execute(sql("landing_daily"), params).fetchall())
             windows = {row.pop("name"): WindowStats(**row)
                        for row in cur.execute(sql("landing_windows"), params).fetchall()}
-            last = cur.execute(sql("last_trade")).fetchone()
+            excluded = _set_aside(cur.execute(sql("landing_excluded"), params).fetchall(), excluded)
+            last = cur.execute(sql("last_trade"), params).fetchone()
     windows["all"] = earlier.then(windows.pop("recent"))
-    return Snapshot(as_of=now, windows=windows, daily=daily, last_trade_at=last["last_trade_at"] if last else None)
+    return Snapshot(as_of=now, windows=windows, daily=daily, last_trade_at=last["last_trade_at"] if last else None,
+                    excluded=excluded)
 
 
 def refresh_once(pool: ConnectionPool, now: datetime, timeout_s: float,

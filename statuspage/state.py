@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -18,10 +19,11 @@ from psycopg_pool import ConnectionPool
 
 from .config import Settings
 from .db.leader import Leader
+from .guard import Guard, Hold
 from .history import History
 from .metrics import Metrics
 from .notify import Notifier
-from .snapshot import SealedCache, Snapshot, is_stale
+from .snapshot import SealedCache, SetAside, Snapshot, is_stale
 from .status import Component, JobRun, Observation, advance, overall
 from .vocabulary import COMPONENTS, Overall
 
@@ -35,6 +37,9 @@ class AppState:
     snapshot: Snapshot | None = None
     snapshot_version: int = 0
     last_refresh_error: str = ""  # operator detail of the last failed refresh
+    held: Hold | None = None  # the latest read is held back by the guard; the last good one is served
+    rejected_in_row: int = 0  # refreshes rejected (invariants, rendering) since the last good one
+    excluded: dict[str, SetAside] = field(default_factory=dict)  # rows set aside in the latest good read
     tracker_drift: str = ""  # operator detail: tracker file vs database
     components: dict[str, Component] = field(default_factory=dict)
     components_version: int = 0
@@ -58,7 +63,27 @@ class AppState:
             self.snapshot_version += 1
             if not adopted:
                 self.last_refresh_error = ""
+            self.held = None
+            self.rejected_in_row = 0
+            self.excluded = snap.excluded
         self.metrics.record_snapshot(snap)
+        self.metrics.record_hold(False)
+
+    def hold(self, hold: Hold, candidate: Snapshot) -> None:
+        """The guard held ``candidate`` back: keep serving the last good snapshot, flagged."""
+        with self._lock:
+            before = self.held
+            if before is not None and before.reference == hold.reference:
+                hold = Hold(hold.reference, hold.found, before.since)  # the same hold goes on
+            if hold != before:
+                self.snapshot_version += 1  # the landing JSON and the page say so
+                log.error("refresh: %s", hold.detail(self.snapshot is not None))
+            self.held = hold
+            self.rejected_in_row = 0
+            self.excluded = candidate.excluded
+            self.last_refresh_error = f"held back: {hold.detail(self.snapshot is not None)}"
+        self.metrics.record_excluded(candidate.excluded)
+        self.metrics.record_hold(True)
 
     def observe(self, name: str, obs: Observation, now: datetime, confirm: int) -> Component:
         with self._lock:
@@ -104,13 +129,17 @@ class Runtime:
     state: AppState
     leader: Leader
     notifier: Notifier
+    guard: Guard
     scheduler: BaseScheduler | None = None
     handoff_dir: Path | None = None  # where this instance's processes share snapshots (statuspage/handoff.py)
+    # Renders what a candidate snapshot would be served as (views.render_check); raises if it cannot.
+    render_check: Callable[[Snapshot, datetime], None] | None = None
 
     def close(self) -> None:
         if self.scheduler is not None and self.scheduler.running:
             # wait: a job still running would otherwise reconnect after the close below
             self.scheduler.shutdown(wait=True)
+        self.guard.close()
         self.notifier.close()
         self.leader.close()
         self.pool.close(timeout=2)

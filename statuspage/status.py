@@ -115,13 +115,37 @@ def database_observation(latency_ms: float | None, error: str, slow_ms: float) -
 
 
 def snapshot_observation(as_of: datetime | None, now: datetime, stale_after_s: float,
-                         last_error: str = "") -> Observation:
+                         last_error: str = "", *, held: str = "", rejected: bool = False,
+                         excluded: int = 0) -> Observation:
+    """``held``: the guard's public reason, when it holds the latest read back; ``rejected``: the
+    latest read failed its invariants or could not be rendered; ``excluded``: trades the latest
+    good read set aside as invalid. Each degrades the snapshot, and says why in public words."""
     if as_of is None:
-        return Observation(DOWN, "waiting for the first data", last_error)
+        return Observation(DOWN, held or "waiting for the first data", last_error)
     age = (now - as_of).total_seconds()
-    if age > stale_after_s:
-        return Observation(DEGRADED, f"serving the last good data, read {ago(age)}", last_error)
+    problems = []
+    if held:
+        problems.append(held)
+    elif rejected:
+        problems.append("the latest data failed the page's checks and was not published")
+    if held or rejected:
+        problems.append(f"the numbers shown were read {ago(age)}")
+    elif age > stale_after_s:
+        problems.append(f"serving the last good data, read {ago(age)}")
+    if excluded:
+        problems.append(f"{excluded} trade{'s' if excluded > 1 else ''} set aside as invalid; see the operator view")
+    if problems:
+        return Observation(DEGRADED, "; ".join(problems), last_error)
     return Observation(OPERATIONAL, f"data read {ago(age)}")
+
+
+# A rejected refresh may be a passing race; two in a row mean the numbers are not current.
+REJECTED_NOT_READY = 2
+
+
+def snapshot_current(held: bool, rejected_in_row: int) -> bool:
+    """Readiness: the served numbers are the database's, not ones held back or outlived by rejects."""
+    return not held and rejected_in_row < REJECTED_NOT_READY
 
 
 def overall(states: dict[str, str]) -> Overall:

@@ -100,6 +100,64 @@ def _notify_test(args: argparse.Namespace) -> int:
     return 0 if all(attempt.outcome == "delivered" for _, attempt in results) else 1
 
 
+def _operator() -> str:
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no USER and no passwd entry, as in some containers
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def _snapshot_accept(args: argparse.Namespace) -> int:
+    """Accept the database's current all-time trade count as the new history: the guard's stored
+    mark is set to it and every page process publishes at its next refresh."""
+    import logging
+
+    import psycopg
+
+    from .. import db, guard
+    from ..config import redact_dsn
+    from ..formatting import utcnow
+    from ..snapshot import SnapshotRejected, refresh_once
+
+    settings = _settings()
+    if settings is None:
+        return 1
+    now = utcnow()
+    logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)  # one line on failure, below, not its retries
+    pool = db.make_pool(settings)
+    try:  # the count exactly as the page would publish it: the same read, the same checks
+        count = refresh_once(pool, now, settings.db_connect_timeout_s).windows["all"].trades
+    except SnapshotRejected as exc:
+        print(f"snapshot accept: the database's numbers fail the page's checks, nothing accepted: {exc}",
+              file=sys.stderr)
+        return 1
+    except Exception as exc:  # psycopg's errors and the pool's timeout: one line, no traceback
+        print(f"snapshot accept: cannot read the engine database ({redact_dsn(settings.database_url)}): "
+              f"{type(exc).__name__}", file=sys.stderr)
+        return 1
+    finally:
+        pool.close()
+    by = args.by or _operator()
+    try:
+        with psycopg.connect(settings.history_dsn, **db.connect_kwargs(settings, read_only=False)) as conn:
+            before = guard.accept(conn, count, now, by)
+    except psycopg.errors.UndefinedTable:
+        print("snapshot accept: the page's schema is missing: run python -m statuspage db migrate", file=sys.stderr)
+        return 1
+    except psycopg.Error as exc:
+        print(f"snapshot accept: cannot write to the history database ({redact_dsn(settings.history_dsn)}): "
+              f"{type(exc).__name__}", file=sys.stderr)
+        return 1
+    print(f"snapshot accept: {redact_dsn(settings.history_dsn)}: all-time trades "
+          f"{'none stored' if before is None else before} -> {count}, accepted by {by} at "
+          f"{now.strftime('%Y-%m-%dT%H:%M:%SZ')}; the page publishes at its next refresh")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m statuspage", description=DESCRIPTION, epilog=EPILOG,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -134,6 +192,18 @@ def parser() -> argparse.ArgumentParser:
                                                 "each recorded in statuspage.schema_migrations; running it again "
                                                 "changes nothing.")
     migrate.set_defaults(run=_migrate)
+
+    snapshot = commands.add_parser("snapshot", help="the landing snapshot's guard",
+                                   description="The page holds back a sudden large drop of the all-time trade "
+                                               "count (README: \"What is never published\").")
+    snapshot_actions = snapshot.add_subparsers(dest="action", required=True, metavar="ACTION")
+    accept = snapshot_actions.add_parser("accept", help="accept the database's all-time trade count after a drop "
+                                                        "was held back",
+                                         description="Read the engine database exactly as the page does; record its "
+                                                     "all-time trade count as the guard's new mark (who, when, from, "
+                                                     "to), so every page process publishes it at its next refresh.")
+    accept.add_argument("--by", metavar="NAME", help="who accepts, recorded (default: user@host)")
+    accept.set_defaults(run=_snapshot_accept)
 
     notify = commands.add_parser("notify", help="webhook notifications",
                                  description="Webhook notifications to NOTIFY_WEBHOOK_URLS.")

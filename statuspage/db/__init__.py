@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,11 @@ SQL_DIR = Path(__file__).parent.parent / "sql"  # beside the modules that run th
 
 @functools.cache
 def sql(name: str) -> str:
-    """The text of ``statuspage/sql/<name>.sql``; read once."""
-    return (SQL_DIR / f"{name}.sql").read_text()
+    """The text of ``statuspage/sql/<name>.sql``; read once. ``{{other}}`` in it stands for the text
+    of ``other.sql`` in parentheses: one definition shared by several queries (``trade_fault``).
+    Left unexpanded it would be a syntax error, never a query that silently means something else."""
+    text = (SQL_DIR / f"{name}.sql").read_text()
+    return re.sub(r"\{\{(\w+)\}\}", lambda m: f"(\n{sql(m.group(1)).strip()}\n)", text)
 
 
 def connect_kwargs(settings: Settings, *, read_only: bool = True) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from .. import budgets, deadline, handoff, history, notify
 from ..formatting import utc_iso, utcnow
-from ..snapshot import SnapshotRejected, refresh_once
+from ..snapshot import Snapshot, SnapshotRejected, refresh_once
 from ..state import Runtime
 from ..status import database_observation, engine_observation, jobs_alive, metrics_observation, snapshot_observation
 from ..vocabulary import COMPONENTS
@@ -26,16 +26,19 @@ log = logging.getLogger(__name__)
 
 
 def refresh_job(rt: Runtime, now: datetime | None = None) -> None:
-    """Read, validate and publish a snapshot; on any failure keep serving the last good one."""
+    """Read, validate, render and publish a snapshot, unless the guard holds it back; on any
+    failure keep serving the last good one."""
     now = now or utcnow()
     state, metrics = rt.state, rt.state.metrics
     try:
         # waiting for a connection, its check and the transaction all end by this deadline
         with deadline.within(budgets.refresh_s(rt.settings), "snapshot refresh"):
             snap = refresh_once(rt.pool, now, rt.settings.db_connect_timeout_s, state.sealed)
+        render_or_reject(rt, snap, now)
     except SnapshotRejected as exc:
         metrics.refreshes.labels("rejected").inc()
         metrics.db_connected.set(1)
+        state.rejected_in_row += 1
         state.last_refresh_error = f"snapshot rejected: {exc}"
         log.error("refresh: snapshot rejected, keeping the last good one: %s", exc)
     except Exception as exc:
@@ -44,11 +47,17 @@ def refresh_job(rt: Runtime, now: datetime | None = None) -> None:
         state.last_refresh_error = f"{type(exc).__name__}: {exc}".strip()
         log.error("refresh failed, keeping the last good snapshot: %s", state.last_refresh_error)
     else:
-        state.publish(snap)
-        metrics.refreshes.labels("ok").inc()
         metrics.db_connected.set(1)
-        if rt.handoff_dir is not None:
-            handoff.save(rt.handoff_dir, snap)
+        hold = rt.guard.review(snap.windows["all"].trades, now)
+        if hold is not None:
+            state.hold(hold, snap)
+            metrics.refreshes.labels("held").inc()
+        else:
+            state.publish(snap)
+            rt.guard.published(snap.windows["all"].trades, snap.as_of)
+            if rt.handoff_dir is not None:
+                handoff.save(rt.handoff_dir, snap)
+            metrics.refreshes.labels("ok").inc()
     if state.last_refresh_error and rt.handoff_dir is not None:
         adopt_sibling_snapshot(rt)  # this read failed: a sibling's newer one, rather than a contradiction
     state.ran("refresh", now)
@@ -65,10 +74,27 @@ def adopt_sibling_snapshot(rt: Runtime) -> None:
         log.info("snapshot: serving a sibling process's read of %s", utc_iso(found.as_of))
 
 
+def render_or_reject(rt: Runtime, snap: Snapshot, now: datetime) -> None:
+    """A snapshot is published only if what it would be served as can be built: the landing JSON
+    (no NaN or Infinity) and the page with every fragment. A failure is a rejection like a broken
+    invariant: the last good snapshot stays."""
+    if rt.render_check is None:
+        return
+    try:
+        rt.render_check(snap, now)
+    except Exception as exc:
+        sealed = rt.state.sealed
+        sealed.key = None  # never trust a cached part of a snapshot that failed
+        raise SnapshotRejected([f"rendering failed: {type(exc).__name__}: {exc}".strip()]) from exc
+
+
 def check_snapshot(rt: Runtime, now: datetime) -> None:
-    snap = rt.state.snapshot
+    state, snap = rt.state, rt.state.snapshot
+    held = state.held.detail(snap is not None) if state.held else ""
+    excluded = sum(each.trades for each in state.excluded.values())
     obs = snapshot_observation(snap.as_of if snap else None, now, rt.settings.stale_after_s,
-                               rt.state.last_refresh_error)
+                               state.last_refresh_error, held=held, rejected=state.rejected_in_row > 0,
+                               excluded=excluded)
     # Local and deterministic: nothing to debounce.
     rt.state.observe("snapshot", obs, now, confirm=1)
 

@@ -1,6 +1,10 @@
--- The totals of every trade before %(until)s (the daily range's first midnight): what the cached
--- segment of that range was read with. Equal totals mean the cached segment still holds; a late,
--- corrected or deleted trade there changes them. Order-free, so PostgreSQL may scan in parallel.
-SELECT count(*)::bigint AS trades, COALESCE(sum(pnl), 0) AS pnl, COALESCE(sum(fees), 0) AS fees
+-- A fingerprint of every row before %(until)s (the daily range's first midnight), valid or not:
+-- what the cached segment of that range was read with. An equal fingerprint means the cached
+-- segment, and the count of rows set aside there, still hold; a late, corrected or deleted trade
+-- there changes it, and so does a row set aside or fixed. The sums are compared as text, so that
+-- a NaN among them (trade_fault.sql) compares equal to itself; while one is there it also hides
+-- a change of amounts that keeps the count, which the next midnight's full read then picks up.
+-- No filter, no ordering: PostgreSQL may scan in parallel, at the cost of a plain count and sum.
+SELECT count(*)::bigint AS trades, COALESCE(sum(pnl), 0)::text AS pnl, COALESCE(sum(fees), 0)::text AS fees
 FROM closed_trades
 WHERE closed_at < %(until)s;

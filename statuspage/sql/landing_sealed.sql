@@ -1,11 +1,17 @@
--- The segment of the trades before %(until)s (the daily range's first midnight), from %(since)s
--- when given, in (closed_at, id) order: the long, unchanging part of the history. The page reads it
--- whole at start-up and again only when the totals before the range change; when the range moves
--- on at midnight it reads just the day left behind and composes (see snapshot.read_snapshot).
+-- The segment of the valid trades (trade_valid.sql) before %(until)s (the daily range's first
+-- midnight), in (closed_at, id) order: the long, unchanging part of the history. The page reads it
+-- whole at start-up, at the first refresh of every UTC day, and whenever the fingerprint of the
+-- rows before the range changes (landing_earlier.sql); landing_excluded_before.sql counts the rows
+-- set aside there.
 -- Two parts: the order-free totals, which PostgreSQL may compute with parallel workers, and the
 -- path of the cumulative pnl (peak, trough, deepest fall), the one ordered pass over the table,
 -- kept to the two running windows and three aggregates it needs.
-WITH totals AS (
+WITH valid AS NOT MATERIALIZED (
+    SELECT closed_at, id, pnl, fees
+    FROM closed_trades
+    WHERE closed_at < %(until)s AND {{trade_valid}}
+),
+totals AS (
     SELECT count(*)::bigint                              AS trades,
            (count(*) FILTER (WHERE pnl > 0))::bigint     AS wins,
            (count(*) FILTER (WHERE pnl < 0))::bigint     AS losses,
@@ -14,13 +20,11 @@ WITH totals AS (
            max(pnl)                                      AS best_trade,
            min(pnl)                                      AS worst_trade,
            COALESCE(sum(pnl) FILTER (WHERE pnl > 0), 0)  AS gross_profit
-    FROM closed_trades
-    WHERE closed_at >= COALESCE(%(since)s::timestamptz, '-infinity') AND closed_at < %(until)s
+    FROM valid
 ),
 ordered AS (
     SELECT closed_at, id, SUM(pnl) OVER (ORDER BY closed_at, id ROWS UNBOUNDED PRECEDING) AS cum
-    FROM closed_trades
-    WHERE closed_at >= COALESCE(%(since)s::timestamptz, '-infinity') AND closed_at < %(until)s
+    FROM valid
 ),
 running AS (
     SELECT cum, GREATEST(0, MAX(cum) OVER (ORDER BY closed_at, id ROWS UNBOUNDED PRECEDING)) AS run

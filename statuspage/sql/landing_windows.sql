@@ -6,13 +6,15 @@
 -- running peak starting at 0, no window needs a pass of its own:
 --   peak = max(0, max(cum) - base)    trough = min(0, min(cum) - base)
 --   max_drawdown = max(0, base - min(cum), max(running max of cum within the window - cum))
+-- Only valid trades count (trade_valid.sql): the rows set aside are counted by
+-- landing_excluded_before.sql and landing_excluded.sql.
 WITH pass AS (
     SELECT closed_at, id, pnl, fees,
            closed_at > %(t)s::timestamptz - interval '7 days' AS in_7d,
            closed_at >= %(recent_from)s::timestamptz AS in_recent,
            SUM(pnl) OVER (ORDER BY closed_at, id ROWS UNBOUNDED PRECEDING) AS cum
     FROM closed_trades
-    WHERE closed_at > %(t)s::timestamptz - interval '30 days'
+    WHERE closed_at > %(t)s::timestamptz - interval '30 days' AND {{trade_valid}}
 ),
 running AS (
     SELECT pnl, fees, cum, in_7d, in_recent,

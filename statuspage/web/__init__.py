@@ -54,6 +54,9 @@ def init_app(app: Flask, settings: Settings, registry: CollectorRegistry) -> Non
     env.trim_blocks = env.lstrip_blocks = True  # block tags leave no blank lines in the HTML
     app.extensions["statuspage.responses"] = ResponseCache()
     app.register_blueprint(views.bp)
+    runtime = app.extensions["statuspage"]
+    # The refresh job renders each candidate snapshot before publishing it (see views.render_check).
+    runtime.render_check = lambda snap, at: views.render_check(app, runtime, snap, at)
     app.register_blueprint(openapi.bp)
     ops.init_app(app, settings)  # only with OPS_TOKEN set
     errors.init_app(app)

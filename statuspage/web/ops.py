@@ -126,7 +126,15 @@ def operator_view(rt: Runtime, now: datetime) -> dict[str, Any]:
         "status": state.overall(),
         "snapshot": {"as_of": _iso(snap.as_of) if snap else None,
                      "stale": state.is_stale(now, settings.stale_after_s),
-                     "last_refresh_error": state.last_refresh_error or None},
+                     "last_refresh_error": state.last_refresh_error or None,
+                     "rejected_in_row": state.rejected_in_row,
+                     "held": None if state.held is None else {
+                         "reference": state.held.reference, "found": state.held.found,
+                         "since": utc_iso(state.held.since), "detail": state.held.detail(snap is not None)},
+                     # rows of the latest good read left out of every number, by reason
+                     "excluded": {reason: {"trades": each.trades, "first_id": each.first_id,
+                                           "last_id": each.last_id} for reason, each in state.excluded.items()}},
+        "guard": _guard(rt),
         "tracker_drift": state.tracker_drift or None,
         "history_error": state.history_error or None,
         "components": [{
@@ -150,6 +158,17 @@ def operator_view(rt: Runtime, now: datetime) -> dict[str, Any]:
 def _run_times(run: JobRun | None) -> dict[str, str | None]:
     """When the job's latest run started and ended (``None`` while it runs)."""
     return {"last_started": _iso(run.started) if run else None, "last_ended": _iso(run.ended) if run else None}
+
+
+def _guard(rt: Runtime) -> dict[str, Any]:
+    guard = rt.guard
+
+    def mark(m: Any) -> dict[str, Any] | None:
+        return None if m is None else {"count": m.count, "at": utc_iso(m.at), "accepted_at": _iso(m.accepted_at)}
+
+    return {"reference": guard.reference(), "process": mark(guard.memory), "stored": mark(guard.stored),
+            "drop_percent": guard.max_percent, "drop_trades": guard.max_trades,
+            "store_error": guard.store_error or None}
 
 
 def _private(response: Response) -> Response:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, render_template
+from flask import Blueprint, Flask, Response, abort, current_app, render_template
 
 from ..formatting import utc_iso, utcnow
+from ..guard import Hold
 from ..jobs.scheduler import liveness
+from ..snapshot import Snapshot
 from ..state import Runtime
+from ..status import snapshot_current
 from ..vocabulary import BADGE_COLOURS, COMPONENTS, DEGRADED, OPERATIONAL
 from . import chart
 from .feeds import FeedLinks, atom, text_width
@@ -41,9 +45,20 @@ def _views_key(rt: Runtime, now: datetime) -> tuple[int, int, bool, int]:
             state.history_version)
 
 
-def page_context(rt: Runtime, now: datetime) -> dict[str, Any]:
-    state, snap = rt.state, rt.state.snapshot
-    stale = state.is_stale(now, rt.settings.stale_after_s)
+def landing_body(snap: Snapshot, stale: bool, held: Hold | None) -> bytes:
+    """The landing JSON: the snapshot, and whether the guard holds the database's latest numbers
+    back (then these are the last good ones). allow_nan=False: NaN or Infinity never reach it."""
+    public = {**snap.to_public(stale=stale), "held": held is not None,
+              "held_reason": held.detail(True) if held else None}
+    return json.dumps(public, separators=(",", ":"), allow_nan=False).encode()
+
+
+def page_context(rt: Runtime, now: datetime, candidate: Snapshot | None = None) -> dict[str, Any]:
+    """What the page's templates show; of ``candidate`` instead of the served snapshot when given."""
+    state = rt.state
+    snap = candidate or state.snapshot
+    stale = False if candidate else state.is_stale(now, rt.settings.stale_after_s)
+    held = None if candidate else state.held
     return {
         "overall": state.overall(),
         "components": list(state.components.values()),
@@ -51,17 +66,33 @@ def page_context(rt: Runtime, now: datetime) -> dict[str, Any]:
         "as_of": snap.as_of if snap else None,
         "chart": chart.cumulative_pnl([(p.day, p.cum_pnl) for p in snap.daily]) if snap and snap.daily else None,
         "stale": stale,
+        "held": held.detail(snap is not None) if held else None,
         "history": state.history,
         "now": now,
         "poll_interval_s": rt.settings.poll_interval_s,
     }
 
 
-def _render_page(rt: Runtime, now: datetime) -> bytes:
-    context = page_context(rt, now)
+def render_check(app: Flask, rt: Runtime, candidate: Snapshot, now: datetime) -> None:
+    """Build everything ``candidate`` would be served as, and throw it away; raises if any of it
+    cannot be built. Runs in the refresh job, before publishing (scheduler.render_or_reject)."""
+    landing_body(candidate, False, None)
+
+    def render(name: str, **context: Any) -> str:
+        # render_template without its signals: a check in the background is not a page served
+        app.update_template_context(context)
+        return app.jinja_env.get_template(name).render(context)
+
+    with app.test_request_context("/"):  # url_for in the templates needs a request
+        _render_page(rt, now, candidate, render)
+
+
+def _render_page(rt: Runtime, now: datetime, candidate: Snapshot | None = None,
+                 render: Callable[..., str] = render_template) -> bytes:
+    context = page_context(rt, now, candidate)
     # Each region starts with the ETag of exactly the bytes it holds, so its first poll can be a 304.
-    etags = {name: etag_of(render_template(f"_{name}.html", **context).encode()) for name in FRAGMENTS}
-    return render_template("index.html", etags=etags, **context).encode()
+    etags = {name: etag_of(render(f"_{name}.html", **context).encode()) for name in FRAGMENTS}
+    return render("index.html", etags=etags, **context).encode()
 
 
 @bp.get("/")
@@ -84,12 +115,11 @@ def fragment(name: str) -> Response:
 @bp.get("/performance/landing")
 def landing() -> Response:
     rt, now = _rt(), utcnow()
-    snap = rt.state.snapshot
+    snap, held = rt.state.snapshot, rt.state.held
     if snap is None:
-        return _json({"error": WAITING}, 503)
+        return _json({"error": held.detail(False) if held else WAITING}, 503)
     stale = rt.state.is_stale(now, rt.settings.stale_after_s)
-    rendered = _cache().get("landing", (rt.state.snapshot_version, stale),
-                            lambda: json.dumps(snap.to_public(stale=stale), separators=(",", ":")).encode())
+    rendered = _cache().get("landing", (rt.state.snapshot_version, stale), lambda: landing_body(snap, stale, held))
     return send(rendered, "application/json")
 
 
@@ -103,7 +133,8 @@ def status_json() -> Response:
             "status": rt.state.overall(),
             "components": [c.to_public() for c in rt.state.components.values()],
             "snapshot": {"as_of": utc_iso(snap.as_of) if snap else None,
-                         "stale": rt.state.is_stale(now, rt.settings.stale_after_s)},
+                         "stale": rt.state.is_stale(now, rt.settings.stale_after_s),
+                         "held": rt.state.held is not None},
         }
         return json.dumps(payload, separators=(",", ":")).encode()
 
@@ -125,13 +156,15 @@ def livez() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> Response:
-    """Ready to serve correct numbers: database reachable, snapshot present and fresh."""
+    """Ready to serve correct numbers: database reachable, snapshot present, fresh and current (not
+    held back by the guard, not outlived by rejected reads)."""
     rt, now = _rt(), utcnow()
     state = rt.state
     checks = {
         "database": state.components["database"].state in (OPERATIONAL, DEGRADED),
         "snapshot_present": state.snapshot is not None,
         "snapshot_fresh": state.snapshot is not None and not state.is_stale(now, rt.settings.stale_after_s),
+        "snapshot_current": snapshot_current(state.held is not None, state.rejected_in_row),
     }
     ok = all(checks.values())
     return _json({"status": "ready" if ok else "not ready", "checks": checks}, 200 if ok else 503)
@@ -144,7 +177,8 @@ def healthz() -> Response:
     restarting it."""
     rt, now = _rt(), utcnow()
     if rt.state.snapshot is None:
-        return _json({"status": "starting", "detail": WAITING}, 503)
+        held = rt.state.held
+        return _json({"status": "starting", "detail": held.detail(False) if held else WAITING}, 503)
     jobs = _liveness(rt, now)
     if not all(jobs.values()):
         return _json({"status": "failing", "jobs": jobs}, 503)

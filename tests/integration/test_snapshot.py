@@ -12,7 +12,7 @@ import pytest
 from statuspage.db import make_pool
 from statuspage.demo import seed
 from statuspage.jobs.scheduler import refresh_job
-from statuspage.snapshot import SealedCache, SnapshotRejected, read_snapshot, refresh_once, violations
+from statuspage.snapshot import SealedCache, read_snapshot, refresh_once, violations
 
 from ..helpers.app import run_jobs, settings_for
 from ..helpers.recompute import max_drawdown
@@ -150,13 +150,14 @@ def test_day_buckets_are_utc_whatever_the_database_timezone(writer, pg_dsn) -> N
     assert by_day[date(2026, 4, 28)] == 1 and by_day[date(2026, 4, 29)] == 0 and by_day[date(2026, 4, 30)] == 1
 
 
-def test_a_trade_dated_after_today_makes_the_snapshot_inconsistent_and_rejected(writer, pool) -> None:
-    # Engine clock skew across midnight: counted in "all", outside every daily bucket.
+def test_a_trade_dated_after_today_is_set_aside_not_counted(writer, pool) -> None:
+    # Engine clock skew across midnight: it would count in "all" but in no daily bucket (the
+    # snapshot used to be rejected for that). Set aside until due; tests/test_bad_rows.py has more.
     add_trade(writer, 1, T - timedelta(hours=1), "1")
     add_trade(writer, 2, T + timedelta(days=1), "1")
-    with pytest.raises(SnapshotRejected) as err:
-        refresh_once(pool, T, 5)
-    assert "last daily cum_trades 1 != all-time trades 2" in err.value.violations
+    snap = refresh_once(pool, T, 5)
+    assert snap.windows["all"].trades == snap.daily[-1].cum_trades == 1
+    assert {reason: each.trades for reason, each in snap.excluded.items()} == {"future_closed_at": 1}
 
 
 def test_refresh_after_the_table_vanishes_keeps_the_last_good_snapshot(writer, make_app) -> None:
@@ -184,7 +185,9 @@ def test_a_rejected_snapshot_is_counted_and_never_served(writer, make_app) -> No
     add_trade(writer, 1, T - timedelta(days=2), "12.5")
     app = make_app(start_background=False)
     rt = run_jobs(app, T, (refresh_job,), pool_ready=True)
-    add_trade(writer, 2, T + timedelta(days=2), "99")  # makes the next read inconsistent
+    # The engine's column turned whole dollars: the next read passes its invariants, but its sums
+    # arrive as integers, which cannot be rendered as money: rejected by the render check.
+    writer.execute("ALTER TABLE closed_trades ALTER COLUMN pnl TYPE integer")
     refresh_job(rt, T + timedelta(minutes=1))
     client = app.test_client()
     body = client.get("/performance/landing").get_json()
@@ -214,7 +217,7 @@ def test_long_history_is_read_once_and_again_only_when_it_changes(writer, pool) 
     assert third.windows["all"].max_drawdown >= Decimal("1000")
 
 
-def test_at_midnight_only_the_day_left_behind_is_read_and_the_numbers_match_a_full_read(writer, pool) -> None:
+def test_at_midnight_the_history_is_read_whole_again_and_the_numbers_match_a_full_read(writer, pool) -> None:
     yesterday = T - timedelta(days=1)
     seed.insert(writer, seed.history(400, 120, yesterday - timedelta(hours=1), seed=11))
     sealed = SealedCache()
@@ -222,10 +225,14 @@ def test_at_midnight_only_the_day_left_behind_is_read_and_the_numbers_match_a_fu
 
     today = refresh_once(pool, T, 5, sealed)  # the range has moved on by one midnight
 
-    assert sealed.reads == 1  # the day left behind was read and composed, not the whole history
+    # read whole once a day, so a correction the totals cannot see is followed by the next midnight
+    # (tests/test_corrections.py)
+    assert sealed.reads == 2
+    refresh_once(pool, T, 5, sealed)
+    assert sealed.reads == 2  # and reused for the rest of the day
     assert today.to_public(stale=False) == refresh_once(pool, T, 5, SealedCache()).to_public(stale=False)
     # a correction before the midnight the segment was read up to: the totals differ, it is read whole
     writer.execute("UPDATE closed_trades SET pnl = pnl - 500 WHERE id = 1")
     corrected = refresh_once(pool, T, 5, sealed)
-    assert sealed.reads == 2
+    assert sealed.reads == 3
     assert corrected.to_public(stale=False) == refresh_once(pool, T, 5, SealedCache()).to_public(stale=False)
