@@ -13,7 +13,7 @@ from . import db, scheduler
 from .config import Settings, load_settings
 from .history import Leader
 from .metrics import Metrics
-from .notify import Notifier
+from .notify import DirectAlerts, Notifier
 from .render import RenderCache
 from .state import AppState, Runtime
 
@@ -59,8 +59,10 @@ def create_app(settings: Settings | None = None, *, start_background: bool = Tru
     leader = Leader(settings.history_dsn, history_kwargs)
     notifier = Notifier(settings.history_dsn, history_kwargs, settings.notify_webhook_urls or [], settings.public_url,
                         settings.notify_timeout_s, leader.me)
+    direct = DirectAlerts(settings.notify_webhook_urls or [], settings.public_url, settings.notify_timeout_s,
+                          settings.notify_min_incident_s, settings.notify_retry_for_s)
     runtime = Runtime(settings=settings, pool=db.make_pool(settings), state=AppState(started_at=now, metrics=metrics),
-                      leader=leader, notifier=notifier)
+                      leader=leader, notifier=notifier, direct=direct)
     app.extensions["statuspage"] = runtime
     app.extensions["statuspage.render"] = RenderCache()
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 from xml.etree import ElementTree as ET
 
-from .history import History
 from .snapshot import utc_iso
+
+if TYPE_CHECKING:  # history formats its durations with this module's duration()
+    from .history import History
 
 ATOM = "http://www.w3.org/2005/Atom"
 COMPONENT_NAMES = {"engine": "Trading engine", "metrics": "Engine metrics", "database": "Database",
@@ -14,16 +17,19 @@ COMPONENT_NAMES = {"engine": "Trading engine", "metrics": "Engine metrics", "dat
 
 
 def duration(seconds: int) -> str:
-    """"45 s", "12 min", "3 h 5 min", "2 d 4 h"."""
+    """"45 s", "12 min", "3 h 5 min", "2 d 4 h": rounded to the nearest unit shown, halves up
+    (119 s is "2 min", 89 s "1 min"), never cut down. The one wording of a duration on the page, in
+    the feed and in notifications."""
+    seconds = max(0, int(seconds))
     if seconds < 60:
         return f"{seconds} s"
-    minutes = seconds // 60
+    minutes = (seconds + 30) // 60
     if minutes < 60:
         return f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
     if hours < 48:
         return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(hours, 24)
+    days, hours = divmod((seconds + 1800) // 3600, 24)
     return f"{days} d {hours} h" if hours else f"{days} d"
 
 
@@ -48,7 +54,7 @@ def atom(history: History | None, page_url: str, feed_url: str, now: datetime) -
     for incident in incidents:
         name = COMPONENT_NAMES.get(incident.component, incident.component)
         entry = sub(feed, "entry")
-        sub(entry, "id", f"{feed_url}#incident-{incident.id}")
+        sub(entry, "id", f"{feed_url}#{incident.anchor}")
         if incident.resolved_at:
             title = f"{name} {incident.worst_state}, resolved after {duration(incident.duration_s(now))}"
         else:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from .feeds import duration
-from .history import bar_kind, bar_tip, uptime_text
+from .history import bar_kind, bar_tip, observed, partial, uptime_text
 from .snapshot import utc_iso
 from .status import ago
 
@@ -77,4 +77,4 @@ def iso(moment: datetime | None) -> str:
 
 FILTERS = {"sign": sign, "amount": amount, "signed": signed, "percent": percent, "ratio": ratio,
            "clock": clock, "stamp": stamp, "age": age, "iso": iso, "uptime": uptime_text, "bar_kind": bar_kind,
-           "bar_tip": bar_tip, "duration": duration}
+           "bar_tip": bar_tip, "duration": duration, "observed": observed, "partial": partial}

@@ -26,10 +26,13 @@ def utcnow() -> datetime:
 
 def refresh_job(rt: Runtime, now: datetime | None = None) -> None:
     """Read, validate and publish a snapshot; on any failure keep serving the last good one."""
-    now = now or utcnow()
+    # The snapshot's time is taken once a connection is in hand, not before a pool wait of up to
+    # DB_CONNECT_TIMEOUT_S: as_of is when the data was read (a fixed ``now`` is used as is).
+    clock = (lambda: now) if now else utcnow
+    started = now or utcnow()
     state, metrics = rt.state, rt.state.metrics
     try:
-        snap = refresh_once(rt.pool, now, rt.settings.db_connect_timeout_s, state.sealed)
+        snap = refresh_once(rt.pool, clock, rt.settings.db_connect_timeout_s, state.sealed)
     except SnapshotRejected as exc:
         metrics.refreshes.labels("rejected").inc()
         metrics.db_connected.set(1)
@@ -44,8 +47,8 @@ def refresh_job(rt: Runtime, now: datetime | None = None) -> None:
         state.publish(snap)
         metrics.refreshes.labels("ok").inc()
         metrics.db_connected.set(1)
-    state.ran("refresh", now)
-    check_snapshot(rt, now)
+    state.ran("refresh", started)
+    check_snapshot(rt, clock())
 
 
 def check_snapshot(rt: Runtime, now: datetime) -> None:
@@ -104,30 +107,48 @@ def probe_local_job(rt: Runtime, now: datetime | None = None) -> None:
 
 
 def history_job(rt: Runtime, now: datetime | None = None) -> None:
-    """The leader records state changes, incidents and samples; every process reads the summary."""
+    """The leader writes what it saw: the transitions and minutes it kept in memory, with their
+    true times (all of them after an outage of the history database), then the outbox. Every
+    process reads the history and shows it with what it has not written merged in, so an outage
+    that takes the history database down with it is on the page while it lasts."""
     now = now or utcnow()
-    leader, state = rt.leader, rt.state
+    leader, state, s = rt.leader, rt.state, rt.settings
+    # Cut off until now: other processes may have alerted directly meanwhile; the "opened" messages
+    # of incidents written late wait two intervals, so they can mark theirs as sent first.
+    hold_s = 2 * s.probe_interval_s if state.history_reachable is False else 0
+    state.backlog.sample(now, {name: c.state for name, c in state.components.items()})
     try:
         if leader.ensure():
-            history.record(leader.conn, state.components, now, leader.me)
+            transitions, samples = state.backlog.pending()
+            history.record(leader.conn, state.components, now, leader.me, transitions, samples, s.probe_interval_s)
+            state.backlog.written(transitions, samples)
             history.prune(leader.conn, now)
-            s = rt.settings
             notify.enqueue(leader.conn, s.notify_webhook_urls or [], now, s.notify_min_incident_s,
-                           s.notify_retry_for_s)
+                           s.notify_retry_for_s, hold_s)
+        elif leader.conn is not None:
+            # Another process holds the lock: that live leader records what it sees itself.
+            state.backlog.clear()
         if leader.conn is not None:
-            state.publish_history(history.read(leader.conn, list(COMPONENTS), now))
+            rt.direct.settle(leader.conn, now)  # what this process alerted directly: not again
+            state.recorded = history.fetch(leader.conn, now)
+        state.history_reachable = leader.conn is not None
         state.history_error = ""
     except psycopg.Error as exc:
+        state.history_reachable = False
         error = f"{type(exc).__name__}: {exc}".strip()
         if error != state.history_error:  # once per distinct failure, not every run
             log.warning("history: %s", error)
         state.history_error = error
+    transitions, samples = state.backlog.pending()
+    state.publish_history(history.view(list(COMPONENTS), state.recorded, transitions, samples, now,
+                                       s.probe_interval_s))
     state.metrics.history_leader.set(1 if leader.is_leader else 0)
     state.ran("history", now)
 
 
 def notify_job(rt: Runtime, now: datetime | None = None) -> None:
-    """The leader sends what the outbox holds; a receiver that hangs delays only this job."""
+    """The leader sends what the outbox holds; a receiver that hangs delays only this job. While the
+    history database (and so the outbox) is unreachable, every process alerts directly instead."""
     now = now or utcnow()
     try:
         if rt.leader.is_leader:
@@ -137,6 +158,11 @@ def notify_job(rt: Runtime, now: datetime | None = None) -> None:
     except psycopg.Error as exc:
         log.warning("notify: %s", type(exc).__name__)
         rt.notifier.close()  # reconnect on the next run
+    shown = rt.state.history
+    if rt.state.history_reachable is False and shown is not None:
+        for outcome, count in rt.direct.send_due(shown.incidents, now).items():
+            if count:
+                rt.state.metrics.notifications.labels(outcome).inc(count)
     rt.state.ran("notify", now)
 
 
@@ -171,8 +197,11 @@ def start(rt: Runtime) -> BackgroundScheduler:
             "probe_engine": probe_engine_job, "probe_local": probe_local_job, "history": history_job,
             "notify": notify_job}
     for job_id, interval in job_intervals(rt).items():
-        trigger = WallClockInterval(interval) if job_id == "refresh" else IntervalTrigger(seconds=interval,
-                                                                                           timezone=UTC)
+        # Refresh and probes on the wall-clock grid: every process reads the same data in the same
+        # second, and sees a component change at the same tick, which is what lets processes agree
+        # on an incident's identity without talking to each other (history.alert_key).
+        trigger = (IntervalTrigger(seconds=interval, timezone=UTC) if job_id == "notify"
+                   else WallClockInterval(interval))
         scheduler.add_job(jobs[job_id], trigger, args=[rt], id=job_id, next_run_time=utcnow())
     scheduler.start()
     # One line per process: under gunicorn, the proof that each worker runs one and the master none.

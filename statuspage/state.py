@@ -14,10 +14,11 @@ from datetime import datetime
 from apscheduler.schedulers.base import BaseScheduler
 from psycopg_pool import ConnectionPool
 
+from .backlog import Backlog
 from .config import Settings
-from .history import History, Leader
+from .history import History, Leader, Recorded
 from .metrics import Metrics
-from .notify import Notifier
+from .notify import DirectAlerts, Notifier
 from .snapshot import SealedCache, Snapshot, is_stale
 from .status import COMPONENTS, Component, Observation, advance, overall
 
@@ -36,9 +37,12 @@ class AppState:
     components_version: int = 0
     job_runs: dict[str, datetime] = field(default_factory=dict)
     sealed: SealedCache = field(default_factory=SealedCache)  # the snapshot's long-history part
-    history: History | None = None
+    history: History | None = None  # what the page shows: ``recorded`` with ``backlog`` merged in
     history_version: int = 0
     history_error: str = ""  # operator detail of the last failed history run
+    recorded: Recorded | None = None  # the last read of the history tables
+    backlog: Backlog = field(default_factory=Backlog)  # seen by this process, not written yet
+    history_reachable: bool | None = None  # None until the first history run; False: direct alerts
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -58,6 +62,8 @@ class AppState:
             self.components[name] = after
             if after.state != before.state:
                 log.info("component %s: %s -> %s (%s)", name, before.state, after.state, after.detail)
+                # kept until written: its true time survives an outage of the history database
+                self.backlog.change(name, before.state, after.state, after.since or now, after.recorded)
             if (after.state, after.detail, after.since) != (before.state, before.detail, before.since):
                 self.components_version += 1
         self.metrics.record_component(name, after.state)
@@ -89,6 +95,7 @@ class Runtime:
     state: AppState
     leader: Leader
     notifier: Notifier
+    direct: DirectAlerts
     scheduler: BaseScheduler | None = None
 
     def close(self) -> None:
