@@ -187,7 +187,8 @@ def test_a_flap_during_the_outage_is_written_in_order_with_its_true_times(privat
         assert rt.state.history_reachable is False
     shown = rt.state.history.to_public()  # the page's view meanwhile, from memory
     assert [(i["opened_at"], i["resolved_at"], i["recorded"]) for i in shown["incidents"]] == [
-        ("2026-04-30T12:01:10Z", "2026-04-30T12:02:10Z", False), ("2026-04-30T12:00:10Z", "2026-04-30T12:00:40Z", False)]
+        ("2026-04-30T12:01:10Z", "2026-04-30T12:02:10Z", False),
+        ("2026-04-30T12:00:10Z", "2026-04-30T12:00:40Z", False)]
     assert shown["components"]["database"]["days"][-1]["down_minutes"] == 2  # 12:00 and 12:01, worst of each
 
     private_pg.start()
