@@ -29,6 +29,7 @@ def good_environ() -> dict[str, str]:
     environ = {setting.env: setting.default for setting in config.SETTINGS if setting.default is not None}
     return environ | {
         "DATABASE_URL": DSN,
+        "HISTORY_DATABASE_URL": DSN,  # render.yaml gives history a database of its own
         "ENGINE_METRICS_URL": "http://engine.internal:9100/metrics",
         "PYTHON_VERSION": "3.11.9",
         "WEB_CONCURRENCY": "2",
@@ -270,6 +271,8 @@ def test_blueprint_and_config_agree_on_a_fresh_environment() -> None:
     """A deploy given exactly what render.yaml declares (plus the operator's URL) passes check."""
     environ = {key: entry["value"] for key, entry in envtools.declared_variables(envtools.BLUEPRINT).items()
                if "value" in entry}
+    environ |= {key: DSN for key, entry in envtools.declared_variables(envtools.BLUEPRINT).items()
+                if "fromDatabase" in entry}  # DATABASE_URL and HISTORY_DATABASE_URL, as Render sets them
     environ |= {"DATABASE_URL": DSN, "ENGINE_METRICS_URL": "https://engine.example/metrics"}
     assert run(["check"], environ)[0] == 0
 
