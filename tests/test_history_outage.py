@@ -171,7 +171,9 @@ def test_a_flap_during_the_outage_is_written_in_order_with_its_true_times(privat
     dsn = private_pg.dsn
     with psycopg.connect(dsn, autocommit=True) as conn:
         seed.create_schema(conn)
-    rt = make_app(dsn=dsn, start_background=False).extensions["statuspage"]
+    token = "ops-token-for-this-test-0016"
+    app = make_app(dsn=dsn, start_background=False, OPS_TOKEN=token)
+    rt = app.extensions["statuspage"]
     rt.pool.wait(timeout=10)
     refresh_job(rt, T)
     probe_database_job(rt, T)
@@ -190,6 +192,8 @@ def test_a_flap_during_the_outage_is_written_in_order_with_its_true_times(privat
         ("2026-04-30T12:01:10Z", "2026-04-30T12:02:10Z", False),
         ("2026-04-30T12:00:10Z", "2026-04-30T12:00:40Z", False)]
     assert shown["components"]["database"]["days"][-1]["down_minutes"] == 2  # 12:00 and 12:01, worst of each
+    ops = app.test_client().get("/ops.json", headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert ops["history_unwritten"] == 4 + 3 and ops["history_dropped"] == 0  # 4 changes, 3 minutes
 
     private_pg.start()
     history_job(rt, T + timedelta(seconds=150))
