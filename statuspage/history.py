@@ -8,6 +8,7 @@ to try takes over. Uptime arithmetic is pure and lives at the bottom.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import logging
 import os
@@ -401,35 +402,39 @@ def view(components: list[str], recorded: Recorded | None, transitions: Sequence
     outage in progress shows as ongoing while the history database is down with it)."""
     recorded = recorded or Recorded(now, {}, [], [], None)
     minute = timedelta(minutes=1)
-    stored: dict[tuple[str, datetime], str] = {}
+    start = now - timedelta(hours=24)
+    first_in_window = minute_of(start) + minute  # minutes m with start < m <= now
+    runs: dict[str, list[Run]] = {}
+    last_day: dict[str, Minutes] = {}
     for run in recorded.runs:
-        at = run.first
-        while at <= run.last:
-            stored[(run.component, at)] = run.state
-            at += minute
+        runs.setdefault(run.component, []).append(run)
+        lo, hi = max(run.first, first_in_window), min(run.last, now)
+        if lo <= hi:
+            last_day[run.component] = last_day.get(run.component, Minutes()).plus(run.state, (hi - lo) // minute + 1)
     rollups = dict(recorded.rollups)
     for at, states in samples.items():
         day = at.astimezone(UTC).date()
         for name, state in states.items():
             if name not in components:
                 continue
-            before = stored.get((name, at))
+            before = _stored_state(runs.get(name, []), at)
             after = state if before is None else worse(state, before)
             if after == before:
                 continue
             counts = rollups.get((name, day), Minutes())
-            if before is not None:
-                counts = counts.plus(before, -1)
-            rollups[(name, day)] = counts.plus(after)
-            stored[(name, at)] = after
-    start = now - timedelta(hours=24)
-    last_day: dict[str, Minutes] = {}
-    for (name, at), state in stored.items():
-        if start < at <= now:
-            last_day[name] = last_day.get(name, Minutes()).plus(state)
+            rollups[(name, day)] = (counts if before is None else counts.plus(before, -1)).plus(after)
+            if start < at <= now:
+                counts = last_day.get(name, Minutes())
+                last_day[name] = (counts if before is None else counts.plus(before, -1)).plus(after)
     began = min(filter(None, [recorded.began, *samples]), default=None)
     incidents = merge_incidents(recorded.incidents, transitions, grid_s)
     return summarize(components, rollups, last_day, incidents, began, now)
+
+
+def _stored_state(runs: list[Run], at: datetime) -> str | None:
+    """The stored state of the minute ``at``, from one component's runs (sorted by first minute)."""
+    i = bisect.bisect_right([run.first for run in runs], at) - 1
+    return runs[i].state if i >= 0 and runs[i].last >= at else None
 
 
 def merge_incidents(stored: list[Incident], transitions: Sequence[Transition], grid_s: float) -> list[Incident]:

@@ -88,8 +88,9 @@ def test_a_database_outage_is_alerted_and_shown_while_it_lasts_and_recorded_true
     with psycopg.connect(dsn, autocommit=True) as conn:
         seed.create_schema(conn)
     # Two processes, as under gunicorn with two workers; history and outbox in the engine's database.
+    # DB_SLOW_MS high: a cold database's first round trips on a busy machine are not this test's subject
     env = {"PROBE_CONFIRM": "1", "NOTIFY_WEBHOOK_URLS": hook.url, "NOTIFY_MIN_INCIDENT_S": "2",
-           "PROBE_INTERVAL_S": str(INTERVAL_S)}
+           "PROBE_INTERVAL_S": str(INTERVAL_S), "DB_SLOW_MS": "5000"}
     apps = [make_app(dsn=dsn, **env) for _ in range(2)]
     runtimes = [app.extensions["statuspage"] for app in apps]
     server = serve(apps[0])
@@ -132,8 +133,8 @@ def test_a_database_outage_is_alerted_and_shown_while_it_lasts_and_recorded_true
     assert listed and "ongoing" in listed[0].text
 
     # -- it returns --
+    restarting = datetime.now(UTC)
     private_pg.start()
-    back = datetime.now(UTC)
     resolved = wait_until(lambda: hook.messages("database", "incident.resolved"), timeout=30,
                           what="the resolved message, through the outbox")
     time.sleep(3 * INTERVAL_S)  # past the hold of late "opened" messages (two intervals)
@@ -144,7 +145,7 @@ def test_a_database_outage_is_alerted_and_shown_while_it_lasts_and_recorded_true
     down_at, up_at = changes[1][2], changes[2][2]
     # its true time: within a probe interval of the stop, not when the database came back
     assert stopping <= down_at <= stopped + timedelta(seconds=INTERVAL_S + 1)
-    assert back - timedelta(seconds=1) <= up_at
+    assert restarting <= up_at
     incident = _rows(dsn, "SELECT id, opened_at, resolved_at, alert_key FROM statuspage.incidents "
                           "WHERE component = 'database'")
     assert [(o, r) for _, o, r, _ in incident] == [(down_at, up_at)]
