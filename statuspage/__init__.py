@@ -15,7 +15,7 @@ from .formatting import utcnow
 from .guard import Guard, MarkStore
 from .jobs import scheduler
 from .metrics import Metrics
-from .notify import Notifier
+from .notify import DirectAlerts, Notifier
 from .state import AppState, Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,10 +49,12 @@ def create_app(settings: Settings | None = None, *, start_background: bool = Tru
     leader = Leader(settings.history_dsn, history_kwargs, call_s)
     notifier = Notifier(settings.history_dsn, history_kwargs, settings.notify_webhook_urls or [], settings.public_url,
                         settings.notify_timeout_s, leader.me, call_s)
+    direct = DirectAlerts(settings.notify_webhook_urls or [], settings.public_url, settings.notify_timeout_s,
+                          settings.notify_min_incident_s, settings.notify_retry_for_s)
     guard = Guard(MarkStore(settings.history_dsn, history_kwargs, settings.db_connect_timeout_s),
                   settings.guard_drop_percent, settings.guard_drop_trades)
     runtime = Runtime(settings=settings, pool=db.make_pool(settings), state=AppState(started_at=now, metrics=metrics),
-                      leader=leader, notifier=notifier, guard=guard)
+                      leader=leader, notifier=notifier, guard=guard, direct=direct)
     runtime.handoff_dir = handoff.directory()
     if runtime.handoff_dir is not None:
         scheduler.adopt_sibling_snapshot(runtime)  # a replaced worker serves what its siblings serve

@@ -52,17 +52,35 @@ def ago(seconds: float) -> str:
 
 
 def duration(seconds: int) -> str:
-    """"45 s", "12 min", "3 h 5 min", "2 d 4 h"."""
+    """"45 s", "12 min", "3 h 5 min", "2 d 4 h": rounded to the nearest unit shown, halves up
+    (119 s is "2 min", 89 s "1 min"), never cut down. The one wording of a duration on the page, in
+    the feed and in notifications."""
+    seconds = max(0, int(seconds))
     if seconds < 60:
         return f"{seconds} s"
-    minutes = seconds // 60
+    minutes = (seconds + 30) // 60
     if minutes < 60:
         return f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
     if hours < 48:
         return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(hours, 24)
+    days, hours = divmod((seconds + 1800) // 3600, 24)
     return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def observed(minutes: int) -> str:
+    """"7 min", "3 h 5 min", "45 d 3 h": how much of a window was observed."""
+    return duration(minutes * 60)
+
+
+# Coverage is "partial" only when more is missing than the minute being written and the one before
+# it, which a reader may see before the leader has written them.
+COVERAGE_SLACK_MIN = 2
+
+
+def partial(coverage: tuple[int, int]) -> bool:
+    """(observed minutes, minutes of the window): observed less than the window, beyond the slack."""
+    return coverage[0] < coverage[1] - COVERAGE_SLACK_MIN
 
 
 def uptime_text(uptime: float | None) -> str:
@@ -87,14 +105,19 @@ def bar_kind(bar: DayBar) -> str:
 
 
 def bar_tip(bar: DayBar) -> str:
-    """What hover or focus shows: "2026-04-30: 99.93 % up, 1 min down, 1 incident"."""
+    """What hover or focus shows: "2026-04-30: 99.93 % up, 1 min down, 1 incident", and how much of
+    the day was observed when not all of it: "2026-04-30: 83.33 % up (6 min observed), ..."."""
     if bar.uptime is None:
         return f"{bar.day.isoformat()}: no data"
-    parts = [f"{bar.day.isoformat()}: {uptime_text(bar.uptime)} up"]
+    head = f"{bar.day.isoformat()}: {uptime_text(bar.uptime)} up"
+    if bar.partial:
+        head += f" ({observed(bar.minutes.known)} observed)"
+    parts = [head]
     if bar.minutes.down:
         parts.append(f"{bar.minutes.down} min down")
     if bar.minutes.degraded:
-        parts.append(f"{bar.minutes.degraded} min degraded")
+        parts.append(f"{bar.minutes.degraded} min degraded" +
+                     ("" if bar.degraded_available else " (not trading: counted as down)"))
     if bar.incidents:
         parts.append(f"{bar.incidents} incident" + ("s" if bar.incidents > 1 else ""))
     return ", ".join(parts)
@@ -160,4 +183,4 @@ def iso(moment: datetime | None) -> str:
 
 FILTERS = {"sign": sign, "amount": amount, "signed": signed, "percent": percent, "ratio": ratio,
            "clock": clock, "stamp": stamp, "age": age, "iso": iso, "uptime": uptime_text, "bar_kind": bar_kind,
-           "bar_tip": bar_tip, "duration": duration}
+           "bar_tip": bar_tip, "duration": duration, "observed": observed, "partial": partial}

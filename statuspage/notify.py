@@ -4,8 +4,13 @@ Only the history leader writes the outbox (``enqueue``, in the history job) and 
 sends (``Notifier.deliver_due``, in a job of its own so a slow receiver delays nothing else). A row
 is claimed under a lease before its send and settled after it: a leader that dies mid-send leaves
 the row to the next leader once the lease runs out; a delivered row is never claimed again.
-Receivers see an ``Idempotency-Key`` per row, which also covers the one case no outbox can: a
+Receivers see an ``Idempotency-Key`` per message, which also covers the one case no outbox can: a
 sender that dies after the receiver answered and before the row was settled.
+
+When the outbox itself cannot be reached (the history database is down, often with the database
+being reported), ``DirectAlerts`` lets every process send an incident's "opened" message itself,
+once, under the key the outbox will use for it later (``message_key``), so receivers can drop the
+repeats and the outbox does not send it again.
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ import http.client
 import json
 import logging
 import random
+import threading
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,7 +35,8 @@ from psycopg.rows import dict_row
 from . import deadline
 from .budgets import NOTIFY_BATCH
 from .db import sql
-from .formatting import duration
+from .formatting import duration, utc_iso
+from .history import Incident
 from .vocabulary import component_name
 
 log = logging.getLogger(__name__)
@@ -37,6 +45,12 @@ SLACK_HOSTS = {"hooks.slack.com"}
 DISCORD_HOSTS = {"discord.com", "discordapp.com", "ptb.discord.com", "canary.discord.com"}
 MAX_BACKOFF_S = 300.0
 BATCH = NOTIFY_BATCH  # rows per run, part of the run's hard deadline (statuspage.budgets)
+
+
+def message_key(alert_key: str, event: str) -> str:
+    """The Idempotency-Key of an incident's message, the same in every process and in the outbox:
+    "statuspage-database-20260430T120015Z-opened"."""
+    return f"statuspage-{alert_key}-{event.removeprefix('incident.')}"
 
 
 def receiver_id(url: str) -> str:
@@ -110,12 +124,13 @@ def backoff_s(attempts: int, rng: random.Random) -> float:
 
 
 def enqueue(conn: psycopg.Connection, urls: list[str], now: datetime, min_incident_s: float,
-            retry_for_s: float) -> int:
-    """Write outbox rows for incident events not yet queued; returns how many were added."""
+            retry_for_s: float, hold_s: float = 0) -> int:
+    """Write outbox rows for incident events not yet queued; returns how many were added. The
+    "opened" message of an incident written more than ``hold_s`` late waits ``hold_s`` (0: none)."""
     if not urls:
         return 0
     cur = conn.execute(sql("notify_enqueue"), {"now": now, "min_s": min_incident_s, "retry_s": retry_for_s,
-                                               "receivers": [receiver_id(u) for u in urls]})
+                                               "receivers": [receiver_id(u) for u in urls], "hold_s": hold_s})
     return cur.rowcount
 
 
@@ -164,7 +179,9 @@ class Notifier:
                 break
             url = self.urls[row["receiver"]]
             message = {**row["payload"], "page_url": self.page_url}
-            attempt = post(url, request_body(url, message), self.timeout_s, key=f"statuspage-{row['id']}")
+            # Incidents since migration 0004 carry their identity; a direct alert used the same key.
+            key = message_key(row["alert_key"], row["event"]) if row["alert_key"] else f"statuspage-{row['id']}"
+            attempt = post(url, request_body(url, message), self.timeout_s, key=key)
             status, next_at = "pending", now
             if attempt.outcome == "delivered":
                 status = "delivered"
@@ -187,6 +204,88 @@ class Notifier:
         if self.conn is not None:
             self.conn.close()
             self.conn = None
+
+
+def direct_candidates(incidents: Sequence[Incident], now: datetime, min_incident_s: float,
+                      retry_for_s: float) -> list[Incident]:
+    """Incidents whose "opened" message is due and was not delivered through the outbox: ongoing,
+    past the flap threshold, within the retry window, with an identity (written or not)."""
+    return [i for i in incidents
+            if i.resolved_at is None and not i.notified and i.alert_key
+            and min_incident_s <= (now - i.opened_at).total_seconds() <= retry_for_s]
+
+
+@dataclass
+class _Direct:
+    first_at: datetime
+    attempts: int = 0  # -1 after a final 4xx
+    next_at: datetime | None = None
+    delivered_at: datetime | None = None
+
+
+class DirectAlerts:
+    """Alerts this process sends itself while the outbox cannot be reached.
+
+    At most one delivery per (incident, receiver) from each process, retried with the outbox's
+    backoff until delivered or the retry window ends, under ``message_key``: every process derives
+    the same key, and so does the outbox once it is back. What was delivered is remembered until
+    the outbox rows of those incidents have been marked delivered (``settle``)."""
+
+    def __init__(self, urls: list[str], page_url: str | None, timeout_s: float, min_incident_s: float,
+                 retry_for_s: float) -> None:
+        self.urls = {receiver_id(url): url for url in urls}
+        self.page_url, self.timeout_s = page_url, timeout_s
+        self.min_incident_s, self.retry_for_s = min_incident_s, retry_for_s
+        self._sends: dict[tuple[str, str], _Direct] = {}  # (alert_key, receiver) -> its attempts
+        self._lock = threading.Lock()
+        self._rng = random.Random()
+
+    def send_due(self, incidents: Sequence[Incident], now: datetime) -> dict[str, int]:
+        counts = {"delivered": 0, "retry": 0, "failed": 0}
+        for incident in direct_candidates(incidents, now, self.min_incident_s, self.retry_for_s):
+            message = {"event": "incident.opened", "component": incident.component, "from": incident.from_state,
+                       "to": incident.worst_state, "at": utc_iso(incident.opened_at), "duration_s": None,
+                       "detail": incident.detail, "page_url": self.page_url}
+            key = message_key(incident.alert_key, "incident.opened")
+            for receiver, url in self.urls.items():
+                with self._lock:
+                    send = self._sends.setdefault((incident.alert_key, receiver), _Direct(now))
+                if send.delivered_at or (send.next_at and now < send.next_at) or send.attempts < 0:
+                    continue
+                attempt = post(url, request_body(url, message), self.timeout_s, key=key)
+                send.attempts += 1
+                if attempt.outcome == "delivered":
+                    send.delivered_at = now
+                elif attempt.outcome == "failed":
+                    send.attempts = -1  # a 4xx: this receiver will never take it
+                else:
+                    send.next_at = now + timedelta(seconds=backoff_s(send.attempts, self._rng))
+                counts[attempt.outcome] += 1
+                level = logging.INFO if attempt.outcome == "delivered" else logging.WARNING
+                log.log(level, "notify: outbox unreachable, sent %s of %s directly to %s: %s (%s)",
+                        "incident.opened", incident.alert_key, redact_url(url), attempt.outcome, attempt.detail)
+        return counts
+
+    def delivered(self) -> list[tuple[str, str]]:
+        """(alert_key, receiver) of every direct delivery not yet settled in the outbox."""
+        with self._lock:
+            return [pair for pair, send in self._sends.items() if send.delivered_at]
+
+    def settle(self, conn: psycopg.Connection, now: datetime) -> int:
+        """Mark the outbox rows of what this process delivered directly as delivered; forget what
+        has an outbox row now, and anything older than the retry window. Returns how many it matched."""
+        pairs = self.delivered()
+        marked: set[tuple[str, str]] = set()
+        if pairs:
+            rows = conn.execute(sql("notify_sent_directly"), {
+                "keys": [k for k, _ in pairs], "receivers": [r for _, r in pairs], "now": now}).fetchall()
+            marked = {(row[0], row[1]) for row in rows}
+        horizon = now - timedelta(seconds=self.retry_for_s)
+        with self._lock:
+            for pair, send in list(self._sends.items()):
+                if pair in marked or send.first_at < horizon:
+                    del self._sends[pair]
+        return len(marked)
 
 
 def send_test(urls: list[str], page_url: str | None, timeout_s: float,

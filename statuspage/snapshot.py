@@ -5,6 +5,7 @@ Everything public comes from here, and only from the database: there is no other
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -205,12 +206,17 @@ def _sealed_segment(cur: Cursor[dict[str, Any]], params: dict[str, Any],
     return segment, sealed.excluded
 
 
-def read_snapshot(pool: ConnectionPool, now: datetime, timeout_s: float,
+def read_snapshot(pool: ConnectionPool, now: datetime | Callable[[], datetime], timeout_s: float,
                   sealed: SealedCache | None = None) -> Snapshot:
-    """Read every window and the daily series in one repeatable-read transaction at time ``now``."""
+    """Read every window and the daily series in one repeatable-read transaction at time ``now``.
+
+    ``now`` may be a clock: it is then read once the connection is checked out, right before the
+    transaction, so ``as_of`` (and every window edge) is when the data was read, not when a wait
+    for a connection began; a refresh that waited never reports data older than it is."""
     sealed = sealed if sealed is not None else SealedCache()
-    params = query_params(now)
     with pool.connection(timeout=timeout_s) as conn, conn.transaction():
+        as_of = now() if callable(now) else now
+        params = query_params(as_of)
         # One snapshot of the table for every query, so the windows agree with each other.
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         with conn.cursor(row_factory=dict_row) as cur:
@@ -222,11 +228,11 @@ def read_snapshot(pool: ConnectionPool, now: datetime, timeout_s: float,
             excluded = _set_aside(cur.execute(sql("landing_excluded"), params).fetchall(), excluded)
             last = cur.execute(sql("last_trade"), params).fetchone()
     windows["all"] = earlier.then(windows.pop("recent"))
-    return Snapshot(as_of=now, windows=windows, daily=daily, last_trade_at=last["last_trade_at"] if last else None,
+    return Snapshot(as_of=as_of, windows=windows, daily=daily, last_trade_at=last["last_trade_at"] if last else None,
                     excluded=excluded)
 
 
-def refresh_once(pool: ConnectionPool, now: datetime, timeout_s: float,
+def refresh_once(pool: ConnectionPool, now: datetime | Callable[[], datetime], timeout_s: float,
                  sealed: SealedCache | None = None) -> Snapshot:
     """Read and validate a snapshot; raise SnapshotRejected rather than return a bad one."""
     snap = read_snapshot(pool, now, timeout_s, sealed)

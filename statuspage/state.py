@@ -17,12 +17,13 @@ from typing import Any
 from apscheduler.schedulers.base import BaseScheduler
 from psycopg_pool import ConnectionPool
 
+from .backlog import Backlog
 from .config import Settings
 from .db.leader import Leader
 from .guard import Guard, Hold
-from .history import History
+from .history import History, Recorded
 from .metrics import Metrics
-from .notify import Notifier
+from .notify import DirectAlerts, Notifier
 from .snapshot import SealedCache, SetAside, Snapshot, is_stale
 from .status import Component, JobRun, Observation, advance, overall
 from .vocabulary import COMPONENTS, Overall
@@ -46,10 +47,13 @@ class AppState:
     job_runs: dict[str, datetime] = field(default_factory=dict)
     job_latest: dict[str, JobRun] = field(default_factory=dict)  # each job's latest run, for liveness
     sealed: SealedCache = field(default_factory=SealedCache)  # the snapshot's long-history part
-    history: History | None = None
+    history: History | None = None  # what the page shows: ``recorded`` with ``backlog`` merged in
     history_version: int = 0
     history_error: str = ""  # operator detail of the last failed history run
     notify_failures: list[dict[str, Any]] = field(default_factory=list)  # operator view: deliveries given up on
+    recorded: Recorded | None = None  # the last read of the history tables
+    backlog: Backlog = field(default_factory=Backlog)  # seen by this process, not written yet
+    history_reachable: bool | None = None  # None until the first history run; False: direct alerts
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -92,6 +96,8 @@ class AppState:
             self.components[name] = after
             if after.state != before.state:
                 log.info("component %s: %s -> %s (%s)", name, before.state, after.state, after.detail)
+                # kept until written: its true time survives an outage of the history database
+                self.backlog.change(name, before.state, after.state, after.since or now, after.recorded)
             if (after.state, after.detail, after.since) != (before.state, before.detail, before.since):
                 self.components_version += 1
         self.metrics.record_component(name, after.state)
@@ -130,6 +136,7 @@ class Runtime:
     leader: Leader
     notifier: Notifier
     guard: Guard
+    direct: DirectAlerts
     scheduler: BaseScheduler | None = None
     handoff_dir: Path | None = None  # where this instance's processes share snapshots (statuspage/handoff.py)
     # Renders what a candidate snapshot would be served as (views.render_check); raises if it cannot.

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from .budgets import LIVENESS_SLACK_S
-from .formatting import ago, utc_iso
+from .formatting import ago, stamp, utc_iso
 from .vocabulary import DEGRADED, DOWN, OPERATIONAL, UNKNOWN, Overall
 
 
@@ -20,6 +20,13 @@ class Observation:
     detail: str  # public-safe
     operator_detail: str = ""  # error text, hosts: never public
     latency_ms: float | None = None
+    # What history stores (state changes, incidents, notifications): ``detail`` with absolute times
+    # instead of relative ages, which would be frozen there ("last trade 10 s ago" for ever).
+    record: str = ""
+
+    @property
+    def recorded(self) -> str:
+        return self.record or self.detail
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,11 @@ class Component:
     operator_detail: str = ""
     pending_state: str | None = None  # a different result seen, not yet confirmed
     pending_count: int = 0
+    record: str = ""  # the detail as history stores it: no relative ages (Observation.record)
+
+    @property
+    def recorded(self) -> str:
+        return self.record or self.detail
 
     def to_public(self) -> dict[str, object]:
         return {
@@ -51,11 +63,12 @@ def advance(current: Component, obs: Observation, now: datetime, confirm: int) -
     measured = dataclasses.replace(current, checked_at=now, latency_ms=obs.latency_ms)
     if obs.state == current.state:
         return dataclasses.replace(measured, detail=obs.detail, operator_detail=obs.operator_detail,
-                                   pending_state=None, pending_count=0)
+                                   record=obs.record, pending_state=None, pending_count=0)
     count = current.pending_count + 1 if current.pending_state == obs.state else 1
     if current.checked_at is None or count >= confirm:
         return dataclasses.replace(measured, state=obs.state, since=now, detail=obs.detail,
-                                   operator_detail=obs.operator_detail, pending_state=None, pending_count=0)
+                                   operator_detail=obs.operator_detail, record=obs.record,
+                                   pending_state=None, pending_count=0)
     return dataclasses.replace(measured, pending_state=obs.state, pending_count=count)
 
 
@@ -84,26 +97,35 @@ def metrics_observation(scrape: Scrape | None) -> Observation:
 
 def engine_observation(scrape: Scrape | None, now: datetime, stale_after_s: float,
                        last_trade_at: datetime | None) -> Observation:
+    # Each text twice: with ages for the live component table, with times for history (record).
     context = f"; last trade {ago((now - last_trade_at).total_seconds())}" if last_trade_at else ""
+    kept = f"; last trade {stamp(last_trade_at)}" if last_trade_at else ""
     if scrape is None:
-        return Observation(UNKNOWN, "ENGINE_METRICS_URL is not configured" + context)
+        return Observation(UNKNOWN, "ENGINE_METRICS_URL is not configured" + context,
+                           record="ENGINE_METRICS_URL is not configured" + kept)
     if not scrape.ok:
-        return Observation(DOWN, "engine is not reachable" + context, scrape.error, scrape.latency_ms)
-    problems = []
+        return Observation(DOWN, "engine is not reachable" + context, scrape.error, scrape.latency_ms,
+                           record="engine is not reachable" + kept)
+    problems, recorded = [], []
     if scrape.db_connected != 1:
         problems.append("engine reports no database connection" if scrape.db_connected == 0
                         else "engine does not report its database connection")
+        recorded.append(problems[-1])
     if scrape.last_tick is None:
         problems.append("engine does not report its last tick")
-        tick = ""
+        recorded.append(problems[-1])
+        tick = tick_kept = ""
     else:
         age = now.timestamp() - scrape.last_tick
         tick = f"last tick {ago(age)}"
+        tick_kept = f"last tick {stamp(datetime.fromtimestamp(scrape.last_tick, UTC))}"
         if age > stale_after_s:
             problems.append(f"main loop stalled, {tick}")
+            recorded.append(f"main loop stalled, {tick_kept}")
     if problems:
-        return Observation(DEGRADED, "; ".join(problems) + context, latency_ms=scrape.latency_ms)
-    return Observation(OPERATIONAL, tick + context, latency_ms=scrape.latency_ms)
+        return Observation(DEGRADED, "; ".join(problems) + context, latency_ms=scrape.latency_ms,
+                           record="; ".join(recorded) + kept)
+    return Observation(OPERATIONAL, tick + context, latency_ms=scrape.latency_ms, record=tick_kept + kept)
 
 
 def database_observation(latency_ms: float | None, error: str, slow_ms: float) -> Observation:
@@ -123,20 +145,24 @@ def snapshot_observation(as_of: datetime | None, now: datetime, stale_after_s: f
     if as_of is None:
         return Observation(DOWN, held or "waiting for the first data", last_error)
     age = (now - as_of).total_seconds()
-    problems = []
+    problems, recorded = [], []  # live words with ages; the same with times, for history
     if held:
         problems.append(held)
     elif rejected:
         problems.append("the latest data failed the page's checks and was not published")
+    recorded[:] = problems
     if held or rejected:
         problems.append(f"the numbers shown were read {ago(age)}")
+        recorded.append(f"the numbers shown were read {stamp(as_of)}")
     elif age > stale_after_s:
         problems.append(f"serving the last good data, read {ago(age)}")
+        recorded.append(f"serving the last good data, read {stamp(as_of)}")
     if excluded:
         problems.append(f"{excluded} trade{'s' if excluded > 1 else ''} set aside as invalid; see the operator view")
+        recorded.append(problems[-1])
     if problems:
-        return Observation(DEGRADED, "; ".join(problems), last_error)
-    return Observation(OPERATIONAL, f"data read {ago(age)}")
+        return Observation(DEGRADED, "; ".join(problems), last_error, record="; ".join(recorded))
+    return Observation(OPERATIONAL, f"data read {ago(age)}", record=f"data read {stamp(as_of)}")
 
 
 # A rejected refresh may be a passing race; two in a row mean the numbers are not current.

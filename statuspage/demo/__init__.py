@@ -57,10 +57,11 @@ class _PrintingReceiver:
 
 
 def _writer(dsn: str, engine: SimEngine, every_s: float, stop: threading.Event, first_id: int) -> None:
-    """The engine's side: close a trade every few seconds while its database connection is on."""
+    """The engine's side: close a trade every few seconds while it has its database (switched on
+    and answering: with the demo's PostgreSQL stopped it has none, as a real engine would not)."""
     rng, trade_id = random.Random(), first_id
     while not stop.wait(every_s):
-        if not engine.db_connected:
+        if not engine.connected:
             continue
         try:
             with psycopg.connect(dsn, autocommit=True, connect_timeout=3) as conn:
@@ -82,7 +83,8 @@ def _switch(pg: EmbeddedPostgres, action: str) -> str:
 def run(port: int, trade_every_s: float, trades: int = 450, days: int = 90) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
-    with EmbeddedPostgres() as pg, SimEngine(controls={"postgres": lambda action: _switch(pg, action)}) as engine:
+    with EmbeddedPostgres() as pg, SimEngine(controls={"postgres": lambda action: _switch(pg, action)},
+                                             db_dsn=pg.dsn) as engine:
         with psycopg.connect(pg.dsn, autocommit=True) as conn:
             seed.create_schema(conn)
             seed.insert(conn, seed.history(trades, days, datetime.now(UTC)))

@@ -2,6 +2,12 @@
 
 It speaks real Prometheus text over real HTTP on 127.0.0.1, and can be switched into each fault
 the page must recognise: database connection lost, main loop stalled, garbage, HTTP 500, hang.
+
+Given its database (``db_dsn``, as the demo does), it holds a connection like the real engine and
+checks it on every main-loop iteration: when the database goes away ``engine_db_connected`` turns 0
+on its own, and 1 again once a reconnect succeeds. The loop itself keeps ticking meanwhile, as an
+engine that catches its database errors and retries does: a lost database and a stalled loop are
+two different faults, each with its own switch.
 """
 
 from __future__ import annotations
@@ -12,16 +18,21 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+import psycopg
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
 MODES = ("ok", "garbage", "error", "hang")
 
 
 class SimEngine:
-    def __init__(self, port: int = 0, controls: dict[str, Callable[[str], str]] | None = None) -> None:
+    def __init__(self, port: int = 0, controls: dict[str, Callable[[str], str]] | None = None,
+                 db_dsn: str | None = None) -> None:
         # controls: more switches for /control, e.g. the demo's postgres=stop|start
         self.controls = controls or {}
-        self.db_connected = True
+        self.db_connected = True  # the db=on|off switch
+        self.db_dsn = db_dsn
+        self.db_reachable = True  # the last check of its own database connection (always, without db_dsn)
+        self._conn: psycopg.Connection | None = None
         self.ticking = True
         self.mode = "ok"
         self.last_tick = time.time()
@@ -41,13 +52,35 @@ class SimEngine:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/metrics"
 
+    @property
+    def connected(self) -> bool:
+        """What it reports as engine_db_connected: switched on, and its database answering."""
+        return self.db_connected and self.db_reachable
+
+    def check_database(self) -> None:
+        """A round trip on its own connection; a broken one is dropped and reopened next time."""
+        if self.db_dsn is None:
+            return
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = psycopg.connect(self.db_dsn, autocommit=True, connect_timeout=2,
+                                             application_name="simengine")
+            self._conn.execute("SELECT 1")
+            self.db_reachable = True
+        except psycopg.Error:
+            self.db_reachable = False
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
     def tick(self) -> None:
-        """One main-loop iteration: the tick only advances while the loop is healthy."""
-        if self.ticking and self.db_connected:
+        """One main-loop iteration: check the database, then advance the tick unless stalled."""
+        self.check_database()
+        if self.ticking:
             self.last_tick = time.time()
 
     def exposition(self) -> bytes:
-        self._db.set(1 if self.db_connected else 0)
+        self._db.set(1 if self.connected else 0)
         self._tick.set(self.last_tick)
         return generate_latest(self._registry)
 
@@ -111,6 +144,10 @@ class SimEngine:
         self._stop.set()
         self._server.shutdown()
         self._server.server_close()
+        for thread in self._threads[1:]:  # the loop: it may be using the connection
+            thread.join(timeout=5)
+        if self._conn is not None:
+            self._conn.close()
 
     def __enter__(self) -> SimEngine:
         return self.start()

@@ -28,13 +28,16 @@ log = logging.getLogger(__name__)
 def refresh_job(rt: Runtime, now: datetime | None = None) -> None:
     """Read, validate, render and publish a snapshot, unless the guard holds it back; on any
     failure keep serving the last good one."""
-    now = now or utcnow()
+    # The snapshot's time is taken once a connection is in hand, not before a pool wait of up to
+    # DB_CONNECT_TIMEOUT_S: as_of is when the data was read (a fixed ``now`` is used as is).
+    clock = (lambda: now) if now else utcnow
+    started = now or utcnow()
     state, metrics = rt.state, rt.state.metrics
     try:
         # waiting for a connection, its check and the transaction all end by this deadline
         with deadline.within(budgets.refresh_s(rt.settings), "snapshot refresh"):
-            snap = refresh_once(rt.pool, now, rt.settings.db_connect_timeout_s, state.sealed)
-        render_or_reject(rt, snap, now)
+            snap = refresh_once(rt.pool, clock, rt.settings.db_connect_timeout_s, state.sealed)
+        render_or_reject(rt, snap, snap.as_of)
     except SnapshotRejected as exc:
         metrics.refreshes.labels("rejected").inc()
         metrics.db_connected.set(1)
@@ -48,7 +51,7 @@ def refresh_job(rt: Runtime, now: datetime | None = None) -> None:
         log.error("refresh failed, keeping the last good snapshot: %s", state.last_refresh_error)
     else:
         metrics.db_connected.set(1)
-        hold = rt.guard.review(snap.windows["all"].trades, now)
+        hold = rt.guard.review(snap.windows["all"].trades, snap.as_of)
         if hold is not None:
             state.hold(hold, snap)
             metrics.refreshes.labels("held").inc()
@@ -60,8 +63,8 @@ def refresh_job(rt: Runtime, now: datetime | None = None) -> None:
             metrics.refreshes.labels("ok").inc()
     if state.last_refresh_error and rt.handoff_dir is not None:
         adopt_sibling_snapshot(rt)  # this read failed: a sibling's newer one, rather than a contradiction
-    state.ran("refresh", now)
-    check_snapshot(rt, now)
+    state.ran("refresh", started)
+    check_snapshot(rt, clock())
 
 
 def adopt_sibling_snapshot(rt: Runtime) -> None:
@@ -147,36 +150,55 @@ def probe_local_job(rt: Runtime, now: datetime | None = None) -> None:
 
 
 def history_job(rt: Runtime, now: datetime | None = None) -> None:
-    """The leader records state changes, incidents and samples; every process reads the summary."""
+    """The leader writes what it saw: the transitions and minutes it kept in memory, with their
+    true times (all of them after an outage of the history database), then the outbox. Every
+    process reads the history and shows it with what it has not written merged in, so an outage
+    that takes the history database down with it is on the page while it lasts."""
     now = now or utcnow()
     leader, state, s = rt.leader, rt.state, rt.settings
+    # Cut off until now: other processes may have alerted directly meanwhile; the "opened" messages
+    # of incidents written late wait two intervals, so they can mark theirs as sent first.
+    hold_s = 2 * s.probe_interval_s if state.history_reachable is False else 0
+    state.backlog.sample(now, {name: c.state for name, c in state.components.items()})
     try:
         # Every call on the leader's session is cut at its deadline; a cut session loses the lock
         # with it, as a dead one does, and the next run reconnects.
         with deadline.within(budgets.history_s(s), "history run"):
             if leader.ensure():
+                transitions, samples = state.backlog.pending()
                 with deadline.guard(leader.conn, "history write", leader.call_s):
-                    history.record(leader.conn, state.components, now, leader.me)
+                    history.record(leader.conn, state.components, now, leader.me, transitions, samples,
+                                   s.probe_interval_s)
+                    state.backlog.written(transitions, samples)
                     history.prune(leader.conn, now)
                     notify.enqueue(leader.conn, s.notify_webhook_urls or [], now, s.notify_min_incident_s,
-                                   s.notify_retry_for_s)
+                                   s.notify_retry_for_s, hold_s)
+            elif leader.conn is not None:
+                # Another process holds the lock: that live leader records what it sees itself.
+                state.backlog.clear()
             if leader.conn is not None and not leader.conn.closed:
                 with deadline.guard(leader.conn, "history read", leader.call_s):
-                    read = history.read(leader.conn, list(COMPONENTS), now)
+                    rt.direct.settle(leader.conn, now)  # what this process alerted directly: not again
+                    state.recorded = history.fetch(leader.conn, now)
                     state.notify_failures = notify.failed_deliveries(leader.conn, s.notify_webhook_urls or [])
-                state.publish_history(read)
+            state.history_reachable = leader.conn is not None and not leader.conn.closed
         state.history_error = ""
     except psycopg.Error as exc:
+        state.history_reachable = False
         error = f"{type(exc).__name__}: {exc}".strip()
         if error != state.history_error:  # once per distinct failure, not every run
             log.warning("history: %s", error)
         state.history_error = error
+    transitions, samples = state.backlog.pending()
+    state.publish_history(history.view(list(COMPONENTS), state.recorded, transitions, samples, now,
+                                       s.probe_interval_s))
     state.metrics.history_leader.set(1 if leader.is_leader else 0)
     state.ran("history", now)
 
 
 def notify_job(rt: Runtime, now: datetime | None = None) -> None:
-    """The leader sends what the outbox holds; a receiver that hangs delays only this job."""
+    """The leader sends what the outbox holds; a receiver that hangs delays only this job. While the
+    history database (and so the outbox) is unreachable, every process alerts directly instead."""
     now = now or utcnow()
     try:
         if rt.leader.is_leader:
@@ -188,6 +210,11 @@ def notify_job(rt: Runtime, now: datetime | None = None) -> None:
     except psycopg.Error as exc:
         log.warning("notify: %s", type(exc).__name__)
         rt.notifier.close()  # reconnect on the next run
+    shown = rt.state.history
+    if rt.state.history_reachable is False and shown is not None:
+        for outcome, count in rt.direct.send_due(shown.incidents, now).items():
+            if count:
+                rt.state.metrics.notifications.labels(outcome).inc(count)
     rt.state.ran("notify", now)
 
 
@@ -242,8 +269,11 @@ def start(rt: Runtime) -> BackgroundScheduler:
             "probe_engine": probe_engine_job, "probe_local": probe_local_job, "history": history_job,
             "notify": notify_job}
     for job_id, interval in job_intervals(rt).items():
-        trigger = WallClockInterval(interval) if job_id == "refresh" else IntervalTrigger(seconds=interval,
-                                                                                           timezone=UTC)
+        # Refresh and probes on the wall-clock grid: every process reads the same data in the same
+        # second, and sees a component change at the same tick, which is what lets processes agree
+        # on an incident's identity without talking to each other (history.alert_key).
+        trigger = (IntervalTrigger(seconds=interval, timezone=UTC) if job_id == "notify"
+                   else WallClockInterval(interval))
         scheduler.add_job(_timed(rt, job_id, jobs[job_id]), trigger, id=job_id, next_run_time=utcnow())
     scheduler.start()
     # One line per process: under gunicorn, the proof that each worker runs one and the master none.

@@ -1,4 +1,4 @@
--- The last recorded state of each component.
-SELECT DISTINCT ON (component) component, to_state
+-- The last recorded state of each component, and since when.
+SELECT DISTINCT ON (component) component, to_state, at
 FROM statuspage.state_changes
 ORDER BY component, at DESC, id DESC;

@@ -12,4 +12,5 @@ WHERE n.id = (
     LIMIT 1
     FOR UPDATE SKIP LOCKED
 )
-RETURNING n.id, n.event, n.receiver, n.payload, n.attempts, n.give_up_at;
+RETURNING n.id, n.event, n.receiver, n.payload, n.attempts, n.give_up_at,
+          (SELECT alert_key FROM statuspage.incidents i WHERE i.id = n.incident_id) AS alert_key;

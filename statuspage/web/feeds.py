@@ -25,7 +25,7 @@ class FeedLinks:
     page: str  # alternate link of the feed and of every entry
     feed: str  # self link
     id: str  # the feed's id
-    entry_prefix: str  # an entry's id is this and the incident's number
+    entry_prefix: str  # an entry's id is this and the incident's anchor
 
     @classmethod
     def of(cls, public_url: str | None) -> FeedLinks:
@@ -33,9 +33,9 @@ class FeedLinks:
         against the address it fetched the feed from (RFC 4287 section 1.2, RFC 3986 section 5)."""
         if public_url:
             feed = public_url + ("" if public_url.endswith("/") else "/") + "history.atom"
-            return cls(page=public_url, feed=feed, id=feed, entry_prefix=f"{feed}#incident-")
+            return cls(page=public_url, feed=feed, id=feed, entry_prefix=f"{feed}#")
         return cls(page="./", feed="history.atom", id=f"{TAG_PREFIX}history.atom",
-                   entry_prefix=f"{TAG_PREFIX}incident-")
+                   entry_prefix=TAG_PREFIX)
 
 
 def atom(history: History | None, links: FeedLinks, now: datetime) -> bytes:
@@ -59,7 +59,7 @@ def atom(history: History | None, links: FeedLinks, now: datetime) -> bytes:
     for incident in incidents:
         name = component_name(incident.component)
         entry = sub(feed, "entry")
-        sub(entry, "id", f"{links.entry_prefix}{incident.id}")
+        sub(entry, "id", f"{links.entry_prefix}{incident.anchor}")
         if incident.resolved_at:
             title = f"{name} {incident.worst_state}, resolved after {duration(incident.duration_s(now))}"
         else:

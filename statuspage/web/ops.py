@@ -137,6 +137,8 @@ def operator_view(rt: Runtime, now: datetime) -> dict[str, Any]:
         "guard": _guard(rt),
         "tracker_drift": state.tracker_drift or None,
         "history_error": state.history_error or None,
+        # kept in memory until written (an outage of the history database), and lost to its bound
+        "history_unwritten": len(state.backlog), "history_dropped": state.backlog.dropped,
         "components": [{
             "name": c.name, "state": c.state, "since": _iso(c.since), "checked_at": _iso(c.checked_at),
             "latency_ms": None if c.latency_ms is None else round(c.latency_ms, 1),

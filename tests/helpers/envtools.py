@@ -16,6 +16,7 @@ def good_environ() -> dict[str, str]:
     environ = {setting.env: setting.default for setting in config.SETTINGS if setting.default is not None}
     return environ | {
         "DATABASE_URL": DSN,
+        "HISTORY_DATABASE_URL": DSN,  # render.yaml gives history a database of its own
         "ENGINE_METRICS_URL": "http://engine.internal:9100/metrics",
         "PYTHON_VERSION": "3.11.9",
         "WEB_CONCURRENCY": "2",

@@ -26,7 +26,7 @@ def test_db_migrate_creates_the_schema_once_and_then_does_nothing(private_pg) ->
     first = run("db", "migrate", DATABASE_URL=private_pg.dsn)
     assert first.returncode == 0, first.stderr
     assert f"applied {', '.join(versions)};" in first.stdout
-    assert versions[:3] == ["0001_history", "0002_notifications", "0003_snapshot_guard"]
+    assert versions[:4] == ["0001_history", "0002_notifications", "0003_snapshot_guard", "0004_history_truth"]
     second = run("db", "migrate", DATABASE_URL=private_pg.dsn)
     assert second.returncode == 0 and f"applied nothing; schema at {versions[-1]}" in second.stdout
     with psycopg.connect(private_pg.dsn) as conn:

@@ -89,8 +89,9 @@ def test_page_shows_ninety_bars_per_component_and_the_incident(app_with_incident
         assert all(b.attrs.get("tabindex") == "0" and b.attrs.get("data-tip") for b in bars)
     database = doc.by_id("history-database").find_all("li", cls="bar")
     assert database[0].attrs["data-tip"].endswith(": no data") and "bar--none" in database[0].classes
-    # three samples that day (12:00 up, 12:05 down, 12:12 up): 2 of 3 minutes available
-    assert database[-1].attrs["data-tip"] == "2026-04-30: 66.67 % up, 1 min down, 1 incident"
+    # three samples that day (12:00 up, 12:05 down, 12:12 up): 2 of 3 minutes available, and only
+    # 3 of the day's minutes so far observed
+    assert database[-1].attrs["data-tip"] == "2026-04-30: 66.67 % up (3 min observed), 1 min down, 1 incident"
     incidents = doc.find_all("li", cls="incident")
     assert len(incidents) == 1 and "Database" in incidents[0].text and "(7 min)" in incidents[0].text
 

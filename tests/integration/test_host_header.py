@@ -126,9 +126,11 @@ def _feed(reply: Reply) -> ET.Element:
     return ET.fromstring(reply.body)
 
 
-def _incident_ids(dsn: str) -> list[int]:
+def _incident_ids(dsn: str) -> list[str]:
+    """Each incident's stable name, as stored: its alert key (the same in every process), else its id."""
     with psycopg.connect(dsn) as conn:
-        return [row[0] for row in conn.execute("SELECT id FROM statuspage.incidents ORDER BY opened_at DESC")]
+        return [row[0] for row in conn.execute(
+            "SELECT coalesce(alert_key, id::text) FROM statuspage.incidents ORDER BY opened_at DESC")]
 
 
 def test_without_public_url_the_feed_has_relative_links_and_tag_ids(served, pg_dsn) -> None:

@@ -251,6 +251,8 @@ def test_blueprint_and_config_agree_on_a_fresh_environment() -> None:
     """A deploy given exactly what render.yaml declares (plus the operator's URL) passes check."""
     environ = {key: entry["value"] for key, entry in envtools.declared_variables(envtools.BLUEPRINT).items()
                if "value" in entry}
+    environ |= {key: DSN for key, entry in envtools.declared_variables(envtools.BLUEPRINT).items()
+                if "fromDatabase" in entry}  # DATABASE_URL and HISTORY_DATABASE_URL, as Render sets them
     environ |= {"DATABASE_URL": DSN, "ENGINE_METRICS_URL": "https://engine.example/metrics"}
     assert run(["check", "--blueprint", str(envtools.BLUEPRINT)], environ)[0] == 0
 

@@ -25,9 +25,13 @@ def test_uptime_counts_down_as_unavailable_degraded_as_available_and_no_data_as_
     h = history.summarize(["engine", "database"], rollups, last_day, [], utc(2026, 3, 15), now)
     up = h.uptime["engine"]
     assert up["24h"] == pytest.approx(1380 / 1440)
-    assert up["7d"] == pytest.approx((1380 + 1000 + 440) / (1440 * 2))
-    assert up["30d"] == pytest.approx((1380 + 1440) / (1440 * 3))
-    assert up["90d"] == pytest.approx((1380 + 1440 + 1440) / (1440 * 4))
+    # the engine's degraded minutes count as down: an engine that cannot trade is not available
+    assert up["7d"] == pytest.approx((1380 + 1000) / (1440 * 2))
+    assert up["30d"] == pytest.approx((1380 + 1000) / (1440 * 3))
+    assert up["90d"] == pytest.approx((1380 + 1000 + 1440) / (1440 * 4))
+    # any other component's degraded minutes count as available
+    same = history.summarize(["database"], {("database", d): v for (_, d), v in rollups.items()}, {}, [], None, now)
+    assert same.uptime["database"]["7d"] == pytest.approx((1380 + 1000 + 440) / (1440 * 2))
     bars = h.bars["engine"]
     assert len(bars) == 90 and bars[-1].day == date(2026, 4, 30) and bars[0].day == date(2026, 1, 31)
     assert bars[-1].uptime == pytest.approx(1380 / 1440)
@@ -37,7 +41,7 @@ def test_uptime_counts_down_as_unavailable_degraded_as_available_and_no_data_as_
     public = h.to_public()["components"]["engine"]
     assert public["uptime_percent"]["24h"] == pytest.approx(95.833, abs=0.001)
     assert public["days"][0] == {"day": "2026-01-31", "uptime_percent": None, "degraded_minutes": 0,
-                                 "down_minutes": 0, "incidents": 0}
+                                 "down_minutes": 0, "coverage_minutes": 0, "incidents": 0}
 
 
 def test_incidents_mark_every_day_they_touch() -> None:

@@ -13,7 +13,7 @@ LAYERS: list[set[str]] = [
     {"config", "vocabulary", "formatting", "budgets"},
     {"status"},
     {"deadline", "db", "db.leader", "db.migrate"},
-    {"snapshot", "guard", "history", "notify", "metrics", "handoff"},
+    {"backlog", "snapshot", "guard", "history", "notify", "metrics", "handoff"},
     {"state"},
     {"jobs", "jobs.scheduler", "jobs.probes"},
     {"web", "web.views", "web.responses", "web.feeds", "web.chart", "web.ops", "web.openapi", "web.security",

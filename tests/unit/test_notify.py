@@ -18,6 +18,7 @@ def test_chat_webhooks_get_their_own_format() -> None:
                              "engine reports no database connection. https://status.example.com/"}
     resolved = {**message, "event": "incident.resolved", "from": "degraded", "to": "operational", "duration_s": 750}
     discord = json.loads(notify.request_body("https://discord.com/api/webhooks/1/abc", resolved))
-    assert discord == {"content": "[RESOLVED] Trading engine is operational again after 12 min. "
+    # 750 s is 12.5 min: durations are rounded, halves up
+    assert discord == {"content": "[RESOLVED] Trading engine is operational again after 13 min. "
                                   "https://status.example.com/"}
     assert json.loads(notify.request_body("https://example.com/hook", message)) == message
