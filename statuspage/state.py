@@ -15,14 +15,15 @@ from typing import Any
 from apscheduler.schedulers.base import BaseScheduler
 from psycopg_pool import ConnectionPool
 
+from . import board as boards
 from .config import Settings
 from .db.leader import Leader
 from .history import History
 from .metrics import Metrics
 from .notify import Notifier
 from .snapshot import SealedCache, Snapshot, is_stale
-from .status import Component, Observation, advance, overall
-from .vocabulary import COMPONENTS, Overall
+from .status import Component, Observation, advance, overall, worst
+from .vocabulary import COMPONENTS, MAINTENANCE, Overall
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,8 @@ class AppState:
     history_version: int = 0
     history_error: str = ""  # operator detail of the last failed history run
     notify_failures: list[dict[str, Any]] = field(default_factory=list)  # operator view: deliveries given up on
+    board: boards.Board | None = None  # what operators wrote, as of the last history run
+    board_version: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -64,8 +67,26 @@ class AppState:
                 log.info("component %s: %s -> %s (%s)", name, before.state, after.state, after.detail)
             if (after.state, after.detail, after.since) != (before.state, before.detail, before.since):
                 self.components_version += 1
-        self.metrics.record_component(name, after.state)
+        self.metrics.record_component(name, self._shown_state(name, after.state))
         return after
+
+    def _shown_state(self, name: str, state: str) -> str:
+        # Alert rules read the component's series: under maintenance they must not see down.
+        board = self.board
+        return MAINTENANCE if board is not None and name in board.maintenance else state
+
+    def publish_board(self, board: boards.Board) -> None:
+        before = self.board
+        self.board = board
+        if before is None or before.to_public() != board.to_public():
+            self.board_version += 1
+        if before is None or set(before.maintenance) != set(board.maintenance):
+            for name, c in self.components.items():
+                self.metrics.record_component(name, self._shown_state(name, c.state))
+
+    def shown_components(self) -> dict[str, Component]:
+        """The components as visitors see them: maintenance windows applied (``board.shown``)."""
+        return boards.shown(self.components, self.board)
 
     def publish_history(self, history: History) -> None:
         changed = self.history is None or _public_history(self.history) != _public_history(history)
@@ -81,7 +102,9 @@ class AppState:
         return snap is not None and is_stale(snap.as_of, now, stale_after_s)
 
     def overall(self) -> Overall:
-        return overall({name: c.state for name, c in self.components.items()})
+        """The banner: the worst of the components as shown and the open operator incidents' impact."""
+        level = overall({name: c.state for name, c in self.shown_components().items()})
+        return worst(level, self.board.level()) if self.board is not None else level
 
 
 @dataclass

@@ -29,13 +29,13 @@ def hist(pg_dsn: str):
 
 
 def test_migrations_apply_once_and_a_second_run_changes_nothing(hist) -> None:
-    assert migrate.applied(hist) == ["0001_history", "0002_notifications"]
+    assert migrate.applied(hist) == ["0001_history", "0002_notifications", "0005_operators"]
     schema_before = hist.execute(
         "SELECT table_name, column_name, data_type FROM information_schema.columns "
         "WHERE table_schema = 'statuspage' ORDER BY 1, 2").fetchall()
     assert migrate.migrate(hist) == []
     assert migrate.migrate(hist) == []
-    assert migrate.applied(hist) == ["0001_history", "0002_notifications"]
+    assert migrate.applied(hist) == ["0001_history", "0002_notifications", "0005_operators"]
     assert hist.execute(
         "SELECT table_name, column_name, data_type FROM information_schema.columns "
         "WHERE table_schema = 'statuspage' ORDER BY 1, 2").fetchall() == schema_before

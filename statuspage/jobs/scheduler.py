@@ -12,7 +12,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from .. import history, notify
+from .. import board, history, notify
 from ..formatting import utcnow
 from ..snapshot import SnapshotRejected, refresh_once
 from ..state import Runtime
@@ -103,16 +103,25 @@ def probe_local_job(rt: Runtime, now: datetime | None = None) -> None:
 
 
 def history_job(rt: Runtime, now: datetime | None = None) -> None:
-    """The leader records state changes, incidents and samples; every process reads the summary."""
+    """The leader records state changes, incidents and samples (components as shown: maintenance
+    windows applied) and what happened to maintenance windows; every process reads the summary and
+    the operators' board."""
     now = now or utcnow()
     leader, state = rt.leader, rt.state
     try:
-        if leader.ensure():
-            history.record(leader.conn, state.components, now, leader.me)
-            history.prune(leader.conn, now)
+        is_leader = leader.ensure()
+        if leader.conn is not None:
+            # Read before recording: a window that began since the last run already covers its
+            # components, so an outage it causes is recorded as maintenance, never as an incident.
+            state.publish_board(board.read(leader.conn, now))
+        if is_leader:
             s = rt.settings
+            board.record(leader.conn, state.board, now, leader.me, timedelta(seconds=s.notify_retry_for_s))
+            history.record(leader.conn, state.shown_components(), now, leader.me)
+            history.prune(leader.conn, now)
             notify.enqueue(leader.conn, s.notify_webhook_urls or [], now, s.notify_min_incident_s,
                            s.notify_retry_for_s)
+            board.enqueue(leader.conn, s.notify_webhook_urls or [], now, s.notify_retry_for_s)
         if leader.conn is not None:
             state.publish_history(history.read(leader.conn, list(COMPONENTS), now))
             state.notify_failures = notify.failed_deliveries(leader.conn, rt.settings.notify_webhook_urls or [])

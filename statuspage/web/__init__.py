@@ -11,7 +11,7 @@ from flask import Flask
 from ..config import Settings
 from ..formatting import FILTERS
 from ..vocabulary import TEMPLATE_GLOBALS
-from . import errors, openapi, ops, security, views
+from . import api_v2, errors, openapi, ops, ops_api, ops_forms, security, views
 from .htmx import HTMX_CONFIG
 from .responses import ResponseCache
 
@@ -24,6 +24,9 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.extensions["statuspage.responses"] = ResponseCache()
     app.register_blueprint(views.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(api_v2.bp)
     ops.init_app(app, settings)  # only with OPS_TOKEN set
+    ops_api.init_app(app, settings)  # likewise
+    ops_forms.init_app(app, settings)  # its routes come with ops's blueprint; here its session cookie
     errors.init_app(app)
     security.init_app(app, settings)

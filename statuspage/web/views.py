@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 
+from .. import board as boards
 from ..formatting import utc_iso, utcnow
 from ..jobs.scheduler import job_intervals
 from ..state import Runtime
@@ -22,7 +23,7 @@ bp = Blueprint("public", __name__)
 
 
 # The page's polled pieces: templates/_<name>.html, each included by index.html and served alone.
-FRAGMENTS = ("banner", "windows", "components", "history")
+FRAGMENTS = ("banner", "board", "windows", "components", "history")
 
 WAITING = "no snapshot yet: the page has not completed its first read of the database"
 
@@ -35,11 +36,11 @@ def _cache() -> ResponseCache:
     return current_app.extensions["statuspage.responses"]
 
 
-def _views_key(rt: Runtime, now: datetime) -> tuple[int, int, bool, int]:
+def _views_key(rt: Runtime, now: datetime) -> tuple[int, int, bool, int, int]:
     """What the page, its fragments and status.json depend on."""
     state = rt.state
     return (state.snapshot_version, state.components_version, state.is_stale(now, rt.settings.stale_after_s),
-            state.history_version)
+            state.history_version, state.board_version)
 
 
 def page_context(rt: Runtime, now: datetime) -> dict[str, Any]:
@@ -47,12 +48,15 @@ def page_context(rt: Runtime, now: datetime) -> dict[str, Any]:
     stale = state.is_stale(now, rt.settings.stale_after_s)
     return {
         "overall": state.overall(),
-        "components": list(state.components.values()),
+        "components": list(state.shown_components().values()),
         "snapshot": snap.to_public(stale=stale) if snap else None,
         "as_of": snap.as_of if snap else None,
         "chart": chart.cumulative_pnl([(p.day, p.cum_pnl) for p in snap.daily]) if snap and snap.daily else None,
         "stale": stale,
         "history": state.history,
+        "board": state.board,
+        "incidents": boards.page_incidents(state.history, state.board, now),
+        "maintenance_minutes": state.board.maintenance_minutes if state.board else {},
         "now": now,
         "poll_interval_s": rt.settings.poll_interval_s,
     }
@@ -102,9 +106,10 @@ def status_json() -> Response:
         snap = rt.state.snapshot
         payload = {
             "status": rt.state.overall(),
-            "components": [c.to_public() for c in rt.state.components.values()],
+            "components": [c.to_public() for c in rt.state.shown_components().values()],
             "snapshot": {"as_of": utc_iso(snap.as_of) if snap else None,
                          "stale": rt.state.is_stale(now, rt.settings.stale_after_s)},
+            **boards.status_public(rt.state.history, rt.state.board, now),
         }
         return json.dumps(payload, separators=(",", ":")).encode()
 
@@ -160,8 +165,9 @@ def history_json() -> Response:
     history = rt.state.history
     if history is None:
         return _json({"error": "no history yet: the page has not read its history table"}, 503)
-    rendered = _cache().get("history.json", rt.state.history_version,
-                            lambda: json.dumps(history.to_public(), separators=(",", ":")).encode())
+    board = rt.state.board
+    rendered = _cache().get("history.json", (rt.state.history_version, rt.state.board_version),
+                            lambda: json.dumps(boards.history_public(history, board), separators=(",", ":")).encode())
     return send(rendered, "application/json", max_age=60)
 
 
@@ -169,8 +175,8 @@ def history_json() -> Response:
 def history_atom() -> Response:
     rt, root = _rt(), request.url_root
     page_url, feed_url = url_for("public.index", _external=True), url_for("public.history_atom", _external=True)
-    rendered = _cache().get(f"history.atom:{root}", rt.state.history_version,
-                            lambda: atom(rt.state.history, page_url, feed_url, utcnow()))
+    rendered = _cache().get(f"history.atom:{root}", (rt.state.history_version, rt.state.board_version),
+                            lambda: atom(rt.state.history, page_url, feed_url, utcnow(), rt.state.board))
     return send(rendered, "application/atom+xml", max_age=60)
 
 
@@ -181,7 +187,7 @@ def badge(name: str) -> Response:
     if name == "overall":
         label, state = "status", rt.state.overall()
     elif name in COMPONENTS:
-        label, state = name, rt.state.components[name].state
+        label, state = name, rt.state.shown_components()[name].state
     else:
         abort(404)
 
