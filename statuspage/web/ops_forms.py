@@ -33,7 +33,7 @@ from flask import (
     request,
     session,
 )
-from flask.sessions import SecureCookieSessionInterface
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from werkzeug.exceptions import BadRequest
 
 from .. import board as boards
@@ -57,6 +57,10 @@ class OperatorSessions(SecureCookieSessionInterface):
     def get_cookie_secure(self, app: Flask) -> bool:
         return request.is_secure
 
+    def should_set_cookie(self, app: Flask, session: SessionMixin) -> bool:
+        # Only where the cookie belongs, and only when it changed: a public answer never sets one.
+        return request.path.startswith("/ops") and session.modified
+
 
 def init_app(app: Flask, settings: Settings) -> None:
     if not settings.ops_token:
@@ -64,7 +68,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.secret_key = hmac.new(settings.ops_token.encode(), b"statuspage operator session", hashlib.sha256).digest()
     app.session_interface = OperatorSessions()
     app.config.update(SESSION_COOKIE_NAME=COOKIE, SESSION_COOKIE_PATH="/ops", SESSION_COOKIE_HTTPONLY=True,
-                      SESSION_COOKIE_SAMESITE="Strict",
+                      SESSION_COOKIE_SAMESITE="Strict", SESSION_REFRESH_EACH_REQUEST=False,
                       PERMANENT_SESSION_LIFETIME=timedelta(seconds=ops.SESSION_MAX_AGE_S))
 
 
