@@ -23,14 +23,15 @@ def test_db_migrate_creates_the_schema_once_and_then_does_nothing(private_pg) ->
         conn.execute("DROP SCHEMA statuspage CASCADE")  # the fixture migrated it; start from nothing
     first = run("db", "migrate", DATABASE_URL=private_pg.dsn)
     assert first.returncode == 0, first.stderr
-    assert "applied 0001_history, 0002_notifications" in first.stdout
+    assert "applied 0001_history, 0002_notifications, 0005_operators" in first.stdout
     second = run("db", "migrate", DATABASE_URL=private_pg.dsn)
-    assert second.returncode == 0 and "applied nothing; schema at 0002_notifications" in second.stdout
+    assert second.returncode == 0 and "applied nothing; schema at 0005_operators" in second.stdout
     with psycopg.connect(private_pg.dsn) as conn:
         tables = {r[0] for r in conn.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'statuspage'")}
     assert tables == {"schema_migrations", "state_changes", "samples", "daily_rollups", "incidents",
-                      "notifications"}
+                      "notifications", "operator_incidents", "incident_updates", "postmortems", "maintenances",
+                      "maintenance_events", "maintenance_minutes", "announcement", "operator_log"}
 
 
 def test_db_migrate_uses_the_history_url_when_set(private_pg) -> None:
@@ -41,7 +42,7 @@ def test_db_migrate_uses_the_history_url_when_set(private_pg) -> None:
     assert result.returncode == 0, result.stderr
     assert "dbname=history" in result.stdout
     with psycopg.connect(history_dsn) as conn:
-        assert conn.execute("SELECT count(*) FROM statuspage.schema_migrations").fetchone()[0] == 2
+        assert conn.execute("SELECT count(*) FROM statuspage.schema_migrations").fetchone()[0] == 3
 
 
 def test_db_migrate_without_database_url_names_it() -> None:
