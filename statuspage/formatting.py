@@ -6,9 +6,12 @@ The page's formatters answer "—" for a missing value, so a template never prin
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import TYPE_CHECKING
+
+from markupsafe import Markup, escape
 
 if TYPE_CHECKING:
     from .history import DayBar
@@ -92,32 +95,39 @@ def uptime_text(uptime: float | None) -> str:
     return f"{min(uptime * 100, 99.99):.2f} %"
 
 
-def bar_kind(bar: DayBar) -> str:
-    """How a day's bar is drawn: none (no data), ok, degraded (available but marked), partial, down."""
+def bar_kind(bar: DayBar, maintenance_minutes: int = 0) -> str:
+    """How a day's bar is drawn: none (no data), ok, degraded (available but marked), partial, down;
+    maintenance for a day that had some and was otherwise fine (its minutes count neither way)."""
     uptime = bar.uptime
     if uptime is None:
-        return "none"
+        return "maintenance" if maintenance_minutes else "none"
     if uptime < 0.95:
         return "down"
     if uptime < 0.999:
         return "partial"
-    return "degraded" if bar.minutes.degraded or bar.incidents else "ok"
+    kind = "degraded" if bar.minutes.degraded or bar.incidents else "ok"
+    return "maintenance" if maintenance_minutes and kind == "ok" else kind
 
 
-def bar_tip(bar: DayBar) -> str:
+def bar_tip(bar: DayBar, maintenance_minutes: int = 0) -> str:
     """What hover or focus shows: "2026-04-30: 99.93 % up, 1 min down, 1 incident", and how much of
     the day was observed when not all of it: "2026-04-30: 83.33 % up (6 min observed), ..."."""
     if bar.uptime is None:
+        if maintenance_minutes:
+            return f"{bar.day.isoformat()}: {maintenance_minutes} min maintenance"
         return f"{bar.day.isoformat()}: no data"
     head = f"{bar.day.isoformat()}: {uptime_text(bar.uptime)} up"
-    if bar.partial:
-        head += f" ({observed(bar.minutes.known)} observed)"
+    seen = bar.minutes.known + maintenance_minutes  # a maintenance minute was observed, as maintenance
+    if partial((seen, bar.window_minutes)):
+        head += f" ({observed(seen)} observed)"
     parts = [head]
     if bar.minutes.down:
         parts.append(f"{bar.minutes.down} min down")
     if bar.minutes.degraded:
         parts.append(f"{bar.minutes.degraded} min degraded" +
                      ("" if bar.degraded_available else " (not trading: counted as down)"))
+    if maintenance_minutes:
+        parts.append(f"{maintenance_minutes} min maintenance")
     if bar.incidents:
         parts.append(f"{bar.incidents} incident" + ("s" if bar.incidents > 1 else ""))
     return ", ".join(parts)
@@ -181,6 +191,28 @@ def iso(moment: datetime | None) -> str:
     return "" if moment is None else utc_iso(moment)
 
 
+# http(s) only: a "javascript:" or "data:" link in an operator's text stays text. Trailing
+# punctuation belongs to the sentence, not the address.
+_URL = re.compile(r"https?://[^\s<>\"'`]+[^\s<>\"'`.,;:!?)\]]")
+
+
+def message_html(text: str | None) -> Markup:
+    """An operator's plain text as HTML: every character escaped (markup shows as text), http(s)
+    addresses made links that tell the target nothing and give it no handle on the page. Line
+    breaks are kept by the stylesheet (white-space: pre-line on .message)."""
+    if not text:
+        return Markup("")
+    parts, last = [], 0
+    for match in _URL.finditer(text):
+        url = match.group(0)
+        parts.append(escape(text[last:match.start()]))
+        parts.append(Markup('<a href="{0}" rel="nofollow noopener noreferrer">{0}</a>').format(url))
+        last = match.end()
+    parts.append(escape(text[last:]))
+    return Markup("").join(parts)
+
+
 FILTERS = {"sign": sign, "amount": amount, "signed": signed, "percent": percent, "ratio": ratio,
            "clock": clock, "stamp": stamp, "age": age, "iso": iso, "uptime": uptime_text, "bar_kind": bar_kind,
-           "bar_tip": bar_tip, "duration": duration, "observed": observed, "partial": partial}
+           "bar_tip": bar_tip, "duration": duration, "observed": observed, "partial": partial,
+           "message_html": message_html}

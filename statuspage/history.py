@@ -19,7 +19,7 @@ from .backlog import Transition, minute_of, worse
 from .db import sql
 from .formatting import partial, utc_iso
 from .status import Component
-from .vocabulary import DEGRADED, DOWN, OPERATIONAL, UNKNOWN
+from .vocabulary import DEGRADED, DOWN, MAINTENANCE, OPERATIONAL, UNKNOWN
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +147,9 @@ class Minutes:
                        self.down + other.down, self.unknown + other.unknown)
 
     def plus(self, state: str, n: int = 1) -> Minutes:
+        """``n`` more minutes in ``state``; a maintenance minute counts neither way, so it adds nothing."""
+        if state == MAINTENANCE:
+            return self
         return dataclasses.replace(self, **{state: getattr(self, state) + n})
 
     @property

@@ -67,8 +67,10 @@ def redact_url(url: str) -> str:
 
 def message_text(message: dict[str, Any]) -> str:
     """The one-line form chat webhooks get."""
-    name = component_name(message["component"])
     link = f" {message['page_url']}" if message.get("page_url") else ""
+    if message.get("source") == "operator":
+        return operator_text(message) + link
+    name = component_name(message["component"])
     if message["event"] == "incident.test":
         return f"[test] statuspage test message: notifications reach this channel.{link}"
     if message["event"] == "incident.opened":
@@ -76,6 +78,18 @@ def message_text(message: dict[str, Any]) -> str:
         return (f"[{message['to'].upper()}] {name} is {message['to']} (was {message['from']}) "
                 f"since {message['at']}{detail}.{link}")
     return f"[RESOLVED] {name} is operational again after {duration(message['duration_s'] or 0)}.{link}"
+
+
+def operator_text(message: dict[str, Any]) -> str:
+    """An operator's incident update or a maintenance window's start or end, in one line."""
+    names = ", ".join(component_name(c) for c in message["components"])
+    if message["event"] == "maintenance.started":
+        return (f"[MAINTENANCE] {message['title']} ({names}) started, until {message['scheduled_until']}"
+                + (f": {message['message']}" if message["message"] else "."))
+    if message["event"] == "maintenance.completed":
+        return f"[MAINTENANCE] {message['title']} ({names}) completed."
+    tag = "RESOLVED" if message["event"] == "incident.resolved" else message["impact"].upper()
+    return f"[{tag}] {message['title']} ({names}), {message['status']}: {message['message']}"
 
 
 def request_body(url: str, message: dict[str, Any]) -> bytes:

@@ -17,6 +17,7 @@ from typing import Any
 from apscheduler.schedulers.base import BaseScheduler
 from psycopg_pool import ConnectionPool
 
+from . import board as boards
 from .backlog import Backlog
 from .config import Settings
 from .db.leader import Leader
@@ -25,8 +26,8 @@ from .history import History, Recorded
 from .metrics import Metrics
 from .notify import DirectAlerts, Notifier
 from .snapshot import SealedCache, SetAside, Snapshot, is_stale
-from .status import Component, JobRun, Observation, advance, overall
-from .vocabulary import COMPONENTS, Overall
+from .status import Component, JobRun, Observation, advance, overall, worst
+from .vocabulary import COMPONENTS, MAINTENANCE, Overall
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,8 @@ class AppState:
     recorded: Recorded | None = None  # the last read of the history tables
     backlog: Backlog = field(default_factory=Backlog)  # seen by this process, not written yet
     history_reachable: bool | None = None  # None until the first history run; False: direct alerts
+    board: boards.Board | None = None  # what operators wrote, as of the last history run
+    board_version: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -100,8 +103,26 @@ class AppState:
                 self.backlog.change(name, before.state, after.state, after.since or now, after.recorded)
             if (after.state, after.detail, after.since) != (before.state, before.detail, before.since):
                 self.components_version += 1
-        self.metrics.record_component(name, after.state)
+        self.metrics.record_component(name, self._shown_state(name, after.state))
         return after
+
+    def _shown_state(self, name: str, state: str) -> str:
+        # Alert rules read the component's series: under maintenance they must not see down.
+        board = self.board
+        return MAINTENANCE if board is not None and name in board.maintenance else state
+
+    def publish_board(self, board: boards.Board) -> None:
+        before = self.board
+        self.board = board
+        if before is None or before.to_public() != board.to_public():
+            self.board_version += 1
+        if before is None or set(before.maintenance) != set(board.maintenance):
+            for name, c in self.components.items():
+                self.metrics.record_component(name, self._shown_state(name, c.state))
+
+    def shown_components(self) -> dict[str, Component]:
+        """The components as visitors see them: maintenance windows applied (``board.shown``)."""
+        return boards.shown(self.components, self.board)
 
     def publish_history(self, history: History) -> None:
         changed = self.history is None or _public_history(self.history) != _public_history(history)
@@ -123,7 +144,9 @@ class AppState:
         return snap is not None and is_stale(snap.as_of, now, stale_after_s)
 
     def overall(self) -> Overall:
-        return overall({name: c.state for name, c in self.components.items()})
+        """The banner: the worst of the components as shown and the open operator incidents' impact."""
+        level = overall({name: c.state for name, c in self.shown_components().items()})
+        return worst(level, self.board.level()) if self.board is not None else level
 
 
 @dataclass

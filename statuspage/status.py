@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from .budgets import LIVENESS_SLACK_S
 from .formatting import ago, stamp, utc_iso
-from .vocabulary import DEGRADED, DOWN, OPERATIONAL, UNKNOWN, Overall
+from .vocabulary import DEGRADED, DOWN, MAINTENANCE, OPERATIONAL, UNKNOWN, Overall
 
 
 @dataclass(frozen=True)
@@ -175,21 +175,29 @@ def snapshot_current(held: bool, rejected_in_row: int) -> bool:
 
 
 def overall(states: dict[str, str]) -> Overall:
-    """The banner. Unknown components are left out.
+    """The banner. Unknown components, and those under maintenance, are left out of the outage rules.
 
     - major outage: no numbers can be shown (snapshot down), or every known component is down;
     - partial outage: some component is down;
     - degraded: some component is degraded;
+    - maintenance: some component is under maintenance, and nothing above applies;
     - operational: otherwise.
     """
-    known = {name: state for name, state in states.items() if state != UNKNOWN}
+    known = {name: state for name, state in states.items() if state not in (UNKNOWN, MAINTENANCE)}
     if known.get("snapshot") == DOWN or (known and all(s == DOWN for s in known.values())):
         return Overall.MAJOR_OUTAGE
     if DOWN in known.values():
         return Overall.PARTIAL_OUTAGE
     if DEGRADED in known.values():
         return Overall.DEGRADED
+    if MAINTENANCE in states.values():
+        return Overall.MAINTENANCE
     return Overall.OPERATIONAL
+
+
+def worst(*levels: Overall) -> Overall:
+    """The worst of several banner levels: the components' and each open incident's impact."""
+    return max(levels, key=lambda level: level.rank, default=Overall.OPERATIONAL)
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,10 @@ from statuspage.demo import seed
 from statuspage.demo.pgserver import EmbeddedPostgres
 from statuspage.demo.simengine import SimEngine
 
-from .helpers import gunicorn
+from .helpers import gunicorn, opsdata
 from .helpers.app import settings_for
 from .helpers.http import LiveServer
+from .helpers.webhooks import Receiver
 
 
 def _migrate(dsn: str) -> None:
@@ -123,3 +124,25 @@ def start_gunicorn(tmp_path: Path) -> Iterator[Callable[..., gunicorn.Gunicorn]]
 def _quiet_pool_logs() -> None:
     # psycopg_pool logs every failed reconnect at WARNING; fault tests cause many on purpose
     logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
+
+
+@pytest.fixture
+def ops_db(writer: psycopg.Connection) -> Iterator[psycopg.Connection]:
+    """``writer`` with the operator tables empty, and emptied again after the test: an incident or a
+    window left behind would change every other test's page."""
+    opsdata.truncate(writer)
+    yield writer
+    opsdata.truncate(writer)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Callable[..., Receiver]]:
+    made: list[Receiver] = []
+
+    def make(script: list[str] | None = None) -> Receiver:
+        made.append(Receiver(script))
+        return made[-1]
+
+    yield make
+    for r in made:
+        r.close()

@@ -212,6 +212,10 @@ def parser() -> argparse.ArgumentParser:
                                      description="POST one test message, marked as such, to every URL in "
                                                  "NOTIFY_WEBHOOK_URLS, outside the outbox; exit 1 if any fails.")
     test.set_defaults(run=_notify_test)
+
+    from . import operators  # incident, maintenance, announce
+
+    operators.add_commands(commands)
     return top
 
 

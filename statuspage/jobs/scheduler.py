@@ -14,7 +14,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from .. import budgets, deadline, handoff, history, notify
+from .. import board, budgets, deadline, handoff, history, notify
 from ..formatting import utc_iso, utcnow
 from ..snapshot import Snapshot, SnapshotRejected, refresh_once
 from ..state import Runtime
@@ -151,9 +151,11 @@ def probe_local_job(rt: Runtime, now: datetime | None = None) -> None:
 
 def history_job(rt: Runtime, now: datetime | None = None) -> None:
     """The leader writes what it saw: the transitions and minutes it kept in memory, with their
-    true times (all of them after an outage of the history database), then the outbox. Every
-    process reads the history and shows it with what it has not written merged in, so an outage
-    that takes the history database down with it is on the page while it lasts."""
+    true times (all of them after an outage of the history database), as visitors see them
+    (maintenance windows applied), what happened to maintenance windows, then the outbox. Every
+    process reads the history and the operators' board, and shows the history with what it has not
+    written merged in, so an outage that takes the history database down with it is on the page
+    while it lasts."""
     now = now or utcnow()
     leader, state, s = rt.leader, rt.state, rt.settings
     # Cut off until now: other processes may have alerted directly meanwhile; the "opened" messages
@@ -164,15 +166,24 @@ def history_job(rt: Runtime, now: datetime | None = None) -> None:
         # Every call on the leader's session is cut at its deadline; a cut session loses the lock
         # with it, as a dead one does, and the next run reconnects.
         with deadline.within(budgets.history_s(s), "history run"):
-            if leader.ensure():
+            is_leader = leader.ensure()
+            if leader.conn is not None:
+                # Read before recording: a window that began since the last run already covers its
+                # components, so an outage it causes is recorded as maintenance, never as an incident.
+                with deadline.guard(leader.conn, "board read", leader.call_s):
+                    state.publish_board(board.read(leader.conn, now))
+            if is_leader:
                 transitions, samples = state.backlog.pending()
+                shown_transitions, shown_samples = board.mask(state.board, transitions, samples)
                 with deadline.guard(leader.conn, "history write", leader.call_s):
-                    history.record(leader.conn, state.components, now, leader.me, transitions, samples,
-                                   s.probe_interval_s)
+                    board.record(leader.conn, state.board, now, leader.me, timedelta(seconds=s.notify_retry_for_s))
+                    history.record(leader.conn, state.shown_components(), now, leader.me, shown_transitions,
+                                   shown_samples, s.probe_interval_s)
                     state.backlog.written(transitions, samples)
                     history.prune(leader.conn, now)
                     notify.enqueue(leader.conn, s.notify_webhook_urls or [], now, s.notify_min_incident_s,
                                    s.notify_retry_for_s, hold_s)
+                    board.enqueue(leader.conn, s.notify_webhook_urls or [], now, s.notify_retry_for_s)
             elif leader.conn is not None:
                 # Another process holds the lock: that live leader records what it sees itself.
                 state.backlog.clear()
@@ -189,7 +200,7 @@ def history_job(rt: Runtime, now: datetime | None = None) -> None:
         if error != state.history_error:  # once per distinct failure, not every run
             log.warning("history: %s", error)
         state.history_error = error
-    transitions, samples = state.backlog.pending()
+    transitions, samples = board.mask(state.board, *state.backlog.pending())
     state.publish_history(history.view(list(COMPONENTS), state.recorded, transitions, samples, now,
                                        s.probe_interval_s))
     state.metrics.history_leader.set(1 if leader.is_leader else 0)

@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 log = logging.getLogger(__name__)
 
 API_PATHS = frozenset({"/livez", "/readyz", "/healthz"})
-API_PREFIXES = ("/performance/",)
+API_PREFIXES = ("/performance/", "/api/")
 API_SUFFIX = ".json"  # /status.json, /history.json, /openapi.json, /ops.json
 
 # The only header of werkzeug's own error responses that carries meaning: Allow on a 405,

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from xml.etree import ElementTree as ET
 
+from ..board import Board
 from ..formatting import duration, utc_iso
 from ..history import History
-from ..vocabulary import component_name
+from ..vocabulary import OPERATOR_LABELS, component_name
 
 ATOM = "http://www.w3.org/2005/Atom"
 
@@ -38,8 +39,8 @@ class FeedLinks:
                    entry_prefix=TAG_PREFIX)
 
 
-def atom(history: History | None, links: FeedLinks, now: datetime) -> bytes:
-    """An Atom feed (RFC 4287) of incidents, newest first."""
+def atom(history: History | None, links: FeedLinks, now: datetime, board: Board | None = None) -> bytes:
+    """An Atom feed (RFC 4287) of incidents, newest first, and an entry per operator update."""
     ET.register_namespace("", ATOM)
 
     def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
@@ -48,10 +49,17 @@ def atom(history: History | None, links: FeedLinks, now: datetime) -> bytes:
         return element
 
     incidents = history.incidents if history else []
+    titles = {i.id: f"{component_name(i.component)} {i.worst_state}" for i in incidents}
+    updates = []  # (incident title, update), each an entry of its own
+    if board is not None:
+        titles.update({i.id: i.title for i in board.incidents})
+        updates = [(titles[u.incident_id], u) for i in board.incidents for u in i.updates]
+        updates += [(titles[k], u) for k, us in board.auto_updates.items() if k in titles for u in us]
     feed = ET.Element(f"{{{ATOM}}}feed")
     sub(feed, "id", links.id)
     sub(feed, "title", "Trading engine status: incidents")
-    updated = max([i.resolved_at or i.opened_at for i in incidents], default=history.began if history else None)
+    updated = max([i.resolved_at or i.opened_at for i in incidents] + [u.at for _, u in updates],
+                  default=history.began if history else None)
     sub(feed, "updated", utc_iso(updated or now))
     sub(sub(feed, "author"), "name", "statuspage")
     sub(feed, "link", href=links.page, rel="alternate", type="text/html")
@@ -74,6 +82,14 @@ def atom(history: History | None, links: FeedLinks, now: datetime) -> bytes:
         else:
             summary += f", ongoing for {duration(incident.duration_s(now))}."
         sub(entry, "summary", f"{summary} {incident.detail}".strip())
+    for title, update in sorted(updates, key=lambda tu: (tu[1].at, tu[1].id), reverse=True):
+        entry = sub(feed, "entry")
+        sub(entry, "id", f"{links.entry_prefix}update-{update.id}")
+        sub(entry, "title", f"{title}: {OPERATOR_LABELS[update.status].lower()}")
+        sub(entry, "updated", utc_iso(update.at))
+        sub(entry, "published", utc_iso(update.at))
+        sub(entry, "link", href=links.page, rel="alternate", type="text/html")
+        sub(entry, "summary", update.message)  # text: ElementTree escapes it
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
 
 

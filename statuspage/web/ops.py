@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 import os
 from datetime import datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from flask import Blueprint, Flask, Response, current_app, render_template, request
+from flask import Blueprint, Flask, Response, current_app, render_template, request, session
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
@@ -26,8 +27,10 @@ from ..formatting import utc_iso, utcnow
 from ..jobs.scheduler import job_intervals, liveness
 from ..state import Runtime
 from ..status import JobRun
+from .security import CONTENT_SECURITY_POLICY
 
 bp = Blueprint("ops", __name__)
+log = logging.getLogger(__name__)
 
 REALM = "statuspage operator view"
 REDACTED = "<redacted>"
@@ -52,10 +55,30 @@ def authorized(header: str, token: str) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 
 
+# The operator forms (web/ops_forms.py) sign a person in with the token once; their session then
+# stands for it on /ops and the forms. The login form itself is the one way in without either.
+LOGIN_ENDPOINT = "ops.forms.login"
+SESSION_MAX_AGE_S = 8 * 3600
+# The operator pages post their forms to themselves; the public page keeps form-action 'none'.
+OPS_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace("form-action 'none'", "form-action 'self'")
+
+
+def signed_in(now: datetime) -> bool:
+    """A session from the login form, younger than SESSION_MAX_AGE_S (its cookie is signed with a
+    key derived from OPS_TOKEN: a new token signs everyone out)."""
+    since = session.get("ops_since")
+    return isinstance(since, int | float) and 0 <= now.timestamp() - since < SESSION_MAX_AGE_S
+
+
 @bp.before_request
 def _require_token() -> None:
     token = _rt().settings.ops_token
-    if not token or not authorized(request.headers.get("Authorization", ""), token):
+    if token and request.endpoint == LOGIN_ENDPOINT:
+        return
+    if not token or not (authorized(request.headers.get("Authorization", ""), token) or signed_in(utcnow())):
+        # Who knocked, never what they sent: a near-miss token is still most of the token.
+        log.warning("operator view: refused %s %s from %s: no valid bearer token or session", request.method,
+                    request.path, request.remote_addr)
         raise Unauthorized(www_authenticate=WWWAuthenticate("bearer", {"realm": REALM}))
 
 
@@ -176,13 +199,24 @@ def _guard(rt: Runtime) -> dict[str, Any]:
 def _private(response: Response) -> Response:
     response.cache_control.no_store = True
     response.cache_control.private = True
+    response.headers["Content-Security-Policy"] = OPS_CONTENT_SECURITY_POLICY
     return response
+
+
+def render_ops_page(status: int = 200, error: str | None = None) -> Response:
+    """The operator view, with the operators' forms for a signed-in person (and ``error``, the
+    one-line refusal of the form just sent)."""
+    from .ops_forms import forms_context  # it registers below this blueprint
+
+    now = utcnow()
+    view = operator_view(_rt(), now)
+    page = render_template("ops.html", view=view, **forms_context(now, error))
+    return _private(Response(page, status=status, mimetype="text/html"))
 
 
 @bp.get("/ops")
 def ops_page() -> Response:
-    view = operator_view(_rt(), utcnow())
-    return _private(Response(render_template("ops.html", view=view), mimetype="text/html"))
+    return render_ops_page()
 
 
 @bp.get("/ops.json")

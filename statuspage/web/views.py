@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, render_template
 
+from .. import board as boards
 from ..formatting import utc_iso, utcnow
 from ..guard import Hold
 from ..jobs.scheduler import liveness
@@ -25,7 +26,7 @@ bp = Blueprint("public", __name__)
 
 
 # The page's polled pieces: templates/_<name>.html, each included by index.html and served alone.
-FRAGMENTS = ("banner", "windows", "components", "history")
+FRAGMENTS = ("banner", "board", "windows", "components", "history")
 
 WAITING = "no snapshot yet: the page has not completed its first read of the database"
 
@@ -38,11 +39,11 @@ def _cache() -> ResponseCache:
     return current_app.extensions["statuspage.responses"]
 
 
-def _views_key(rt: Runtime, now: datetime) -> tuple[int, int, bool, int]:
+def _views_key(rt: Runtime, now: datetime) -> tuple[int, int, bool, int, int]:
     """What the page, its fragments and status.json depend on."""
     state = rt.state
     return (state.snapshot_version, state.components_version, state.is_stale(now, rt.settings.stale_after_s),
-            state.history_version)
+            state.history_version, state.board_version)
 
 
 def landing_body(snap: Snapshot, stale: bool, held: Hold | None) -> bytes:
@@ -61,13 +62,16 @@ def page_context(rt: Runtime, now: datetime, candidate: Snapshot | None = None) 
     held = None if candidate else state.held
     return {
         "overall": state.overall(),
-        "components": list(state.components.values()),
+        "components": list(state.shown_components().values()),
         "snapshot": snap.to_public(stale=stale) if snap else None,
         "as_of": snap.as_of if snap else None,
         "chart": chart.cumulative_pnl([(p.day, p.cum_pnl) for p in snap.daily]) if snap and snap.daily else None,
         "stale": stale,
         "held": held.detail(snap is not None) if held else None,
         "history": state.history,
+        "board": state.board,
+        "incidents": boards.page_incidents(state.history, state.board, now),
+        "maintenance_minutes": state.board.maintenance_minutes if state.board else {},
         "now": now,
         "poll_interval_s": rt.settings.poll_interval_s,
     }
@@ -131,10 +135,11 @@ def status_json() -> Response:
         snap = rt.state.snapshot
         payload = {
             "status": rt.state.overall(),
-            "components": [c.to_public() for c in rt.state.components.values()],
+            "components": [c.to_public() for c in rt.state.shown_components().values()],
             "snapshot": {"as_of": utc_iso(snap.as_of) if snap else None,
                          "stale": rt.state.is_stale(now, rt.settings.stale_after_s),
                          "held": rt.state.held is not None},
+            **boards.status_public(rt.state.history, rt.state.board, now),
         }
         return json.dumps(payload, separators=(",", ":")).encode()
 
@@ -193,8 +198,9 @@ def history_json() -> Response:
     history = rt.state.history
     if history is None:
         return _json({"error": "no history yet: the page has not read its history table"}, 503)
-    rendered = _cache().get("history.json", rt.state.history_version,
-                            lambda: json.dumps(history.to_public(), separators=(",", ":")).encode())
+    board = rt.state.board
+    rendered = _cache().get("history.json", (rt.state.history_version, rt.state.board_version),
+                            lambda: json.dumps(boards.history_public(history, board), separators=(",", ":")).encode())
     return send(rendered, "application/json", max_age=60)
 
 
@@ -204,8 +210,8 @@ def history_atom() -> Response:
     # publicly cached feed would be served to everyone, and one cache entry per Host would grow forever.
     rt = _rt()
     links = FeedLinks.of(rt.settings.public_url)
-    rendered = _cache().get("history.atom", rt.state.history_version,
-                            lambda: atom(rt.state.history, links, utcnow()))
+    rendered = _cache().get("history.atom", (rt.state.history_version, rt.state.board_version),
+                            lambda: atom(rt.state.history, links, utcnow(), rt.state.board))
     return send(rendered, "application/atom+xml", max_age=60)
 
 
@@ -216,7 +222,7 @@ def badge(name: str) -> Response:
     if name == "overall":
         label, state = "status", rt.state.overall()
     elif name in COMPONENTS:
-        label, state = name, rt.state.components[name].state
+        label, state = name, rt.state.shown_components()[name].state
     else:
         abort(404)
 

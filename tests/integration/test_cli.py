@@ -26,14 +26,15 @@ def test_db_migrate_creates_the_schema_once_and_then_does_nothing(private_pg) ->
     first = run("db", "migrate", DATABASE_URL=private_pg.dsn)
     assert first.returncode == 0, first.stderr
     assert f"applied {', '.join(versions)};" in first.stdout
-    assert versions[:4] == ["0001_history", "0002_notifications", "0003_snapshot_guard", "0004_history_truth"]
+    assert versions[:5] == ["0001_history", "0002_notifications", "0003_snapshot_guard", "0004_history_truth",
+                            "0005_operators"]
     second = run("db", "migrate", DATABASE_URL=private_pg.dsn)
     assert second.returncode == 0 and f"applied nothing; schema at {versions[-1]}" in second.stdout
     with psycopg.connect(private_pg.dsn) as conn:
         tables = {r[0] for r in conn.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'statuspage'")}
     assert tables >= {"schema_migrations", "state_changes", "samples", "daily_rollups", "incidents",
-                      "notifications", "snapshot_guard", "snapshot_accepts"}
+                      "notifications", "snapshot_guard", "snapshot_accepts", "operator_incidents"}
 
 
 def test_db_migrate_uses_the_history_url_when_set(private_pg) -> None:

@@ -8,10 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
 from datetime import timedelta
-
-import pytest
 
 from statuspage.demo.simengine import SimEngine
 from statuspage.jobs.scheduler import history_job, notify_job, probe_database_job, refresh_job
@@ -23,23 +20,11 @@ from ..helpers import ROOT
 from ..helpers.app import app_process, run_jobs
 from ..helpers.trades import utc
 from ..helpers.wait import wait_until
-from ..helpers.webhooks import Receiver
 
 T = utc(2026, 4, 30, 12, 0)
 PUBLIC = "https://status.example.com/"
 
 
-@pytest.fixture
-def receiver() -> Iterator[Callable[..., Receiver]]:
-    made: list[Receiver] = []
-
-    def make(script: list[str] | None = None) -> Receiver:
-        made.append(Receiver(script))
-        return made[-1]
-
-    yield make
-    for r in made:
-        r.close()
 
 
 def runtime(make_app, url: str, **env: str):

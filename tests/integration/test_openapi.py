@@ -42,7 +42,8 @@ def live(writer: psycopg.Connection, make_app: Callable[..., Flask],
     for trade_id, (age, pnl) in enumerate([(timedelta(hours=1), "10.005"), (timedelta(days=3), "-4.125"),
                                            (timedelta(days=10), "0"), (timedelta(days=45), "-1.5")], start=1):
         add_trade(writer, trade_id, now - age, pnl, fees="0.25")
-    server = serve(make_app())
+    # With OPS_TOKEN set the /api/ops operations exist, and answer the fuzzer (which has no token) 401.
+    server = serve(make_app(OPS_TOKEN="x" * 32))
     wait_until(lambda: server.get("/readyz").status == 200, timeout=20, what="first snapshot")
     return server
 

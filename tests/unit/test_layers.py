@@ -10,15 +10,15 @@ PACKAGE = Path(__file__).resolve().parents[2] / "statuspage"
 
 # Top to bottom; a module may import from its own layer and the layers before it.
 LAYERS: list[set[str]] = [
-    {"config", "vocabulary", "formatting", "budgets"},
+    {"config", "vocabulary", "formatting", "budgets", "maintenance"},
     {"status"},
     {"deadline", "db", "db.leader", "db.migrate"},
-    {"backlog", "snapshot", "guard", "history", "notify", "metrics", "handoff"},
+    {"backlog", "snapshot", "guard", "history", "notify", "metrics", "handoff", "operators", "board"},
     {"state"},
     {"jobs", "jobs.scheduler", "jobs.probes"},
     {"web", "web.views", "web.responses", "web.feeds", "web.chart", "web.ops", "web.openapi", "web.security",
-     "web.errors", "web.htmx"},
-    {"", "cli", "cli.env", "demo", "demo.pgserver", "demo.seed", "demo.simengine"},
+     "web.errors", "web.htmx", "web.api_v2", "web.ops_api", "web.ops_forms"},
+    {"", "cli", "cli.env", "cli.operators", "demo", "demo.pgserver", "demo.seed", "demo.simengine"},
 ]
 PURE = {"vocabulary", "formatting", "budgets", "status"}  # decisions and words: no I/O imported
 IO_LIBRARIES = ("psycopg", "psycopg_pool", "flask", "werkzeug", "apscheduler", "urllib.request", "http", "socket",

@@ -1,0 +1,1 @@
+SELECT incident_id, message, at FROM statuspage.postmortems WHERE at > %(since)s;
