@@ -5,7 +5,7 @@ Everything public comes from here, and only from the database: there is no other
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from itertools import pairwise
@@ -17,6 +17,8 @@ from psycopg_pool import ConnectionPool
 
 from .db import sql
 from .formatting import money, utc_iso
+from .track import TrackCache, TrackRecord, read_track
+from .track import violations as track_violations
 
 WINDOWS = ("7d", "30d", "all")
 DAILY_DAYS = 30
@@ -116,6 +118,7 @@ class Snapshot:
     windows: dict[str, WindowStats]
     daily: tuple[DayPoint, ...]
     last_trade_at: datetime | None
+    track: TrackRecord | None = None  # read in the same transaction, at the same ``as_of``
 
     def to_public(self, *, stale: bool) -> dict[str, Any]:
         return {
@@ -140,6 +143,7 @@ class SealedCache:
     key: tuple[Any, ...] | None = None  # (until, trades, pnl, fees) of the cached segment
     segment: WindowStats | None = None
     reads: int = 0  # full passes made: a figure for the benchmark and the tests
+    track: TrackCache = field(default_factory=TrackCache)  # the track record's kept segments
 
 
 def query_params(now: datetime) -> dict[str, Any]:
@@ -185,8 +189,11 @@ def read_snapshot(pool: ConnectionPool, now: datetime, timeout_s: float,
             windows = {row.pop("name"): WindowStats(**row)
                        for row in cur.execute(sql("landing_windows"), params).fetchall()}
             last = cur.execute(sql("last_trade")).fetchone()
+            track = read_track(cur, now, params["until"], (earlier.trades, earlier.pnl, earlier.fees),
+                               [(p.day, p.trades, p.pnl) for p in daily], sealed.track)
     windows["all"] = earlier.then(windows.pop("recent"))
-    return Snapshot(as_of=now, windows=windows, daily=daily, last_trade_at=last["last_trade_at"] if last else None)
+    return Snapshot(as_of=now, windows=windows, daily=daily, last_trade_at=last["last_trade_at"] if last else None,
+                    track=track)
 
 
 def refresh_once(pool: ConnectionPool, now: datetime, timeout_s: float,
@@ -197,6 +204,7 @@ def refresh_once(pool: ConnectionPool, now: datetime, timeout_s: float,
     if problems:
         if sealed is not None:
             sealed.key = None  # never trust a cached part of a snapshot that failed
+            sealed.track.clear()
         raise SnapshotRejected(problems)
     return snap
 
@@ -230,6 +238,9 @@ def violations(snap: Snapshot) -> list[str]:
         problems.append("daily cum_trades decreases")
     if snap.daily and snap.daily[-1].cum_trades != tall:
         problems.append(f"last daily cum_trades {snap.daily[-1].cum_trades} != all-time trades {tall}")
+    if snap.track is not None:
+        problems += [f"track record: {p}" for p in track_violations(snap.track, snap.windows,
+                                                                     snap.windows["all"].max_drawdown)]
     return problems
 
 
