@@ -524,16 +524,39 @@ class TrackCache:
     base: Segment | None = None
     days: dict[date, Segment] = field(default_factory=dict)
     reads: int = 0  # cold reads of the long history: a figure for the benchmark and the tests
+    chunk_rows: int = COLD_CHUNK_ROWS
+    # compositions of kept parts, by what they were composed of: rebuilt only when that changes
+    _composed: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False)
 
     def clear(self) -> None:
         self.until, self.base, self.days = None, None, {}
 
+    def _compose(self, kind: str, days: list[date], build: Any) -> Any:
+        parts = (self.base, *(self.days[d] for d in days))
+        key = (kind, *(id(p) for p in parts))
+        if key not in self._composed:
+            if len(self._composed) > 8:  # only this refresh's compositions are worth keeping
+                self._composed.clear()
+            # the parts are kept with the result: while it is here, their ids cannot be reused
+            self._composed[key] = (parts, build())
+        return self._composed[key][1]
+
     def prefix(self, before: date) -> Segment:
         """The base and then every kept day before ``before``."""
-        whole = self.base or EMPTY
-        for day in sorted(d for d in self.days if d < before):
-            whole = whole.then(self.days[day])
-        return whole
+        days = sorted(d for d in self.days if d < before)
+
+        def build() -> Segment:
+            whole = self.base or EMPTY
+            for day in days:
+                whole = whole.then(self.days[day])
+            return whole
+
+        return self._compose("prefix", days, build)
+
+    def days_part(self, since: date) -> Part:
+        """The window part of every kept day from ``since`` on."""
+        days = sorted(d for d in self.days if d >= since)
+        return self._compose("part", days, lambda: _parts(self.days[d] for d in days))
 
 
 def _parts(segments: Iterable[Segment]) -> Part:
@@ -577,7 +600,7 @@ def read_track(cur: Cursor[dict[str, Any]], now: datetime, until: datetime, befo
     else:
         cache.clear()
     if cache.base is None:
-        cache.base, cache.until, cache.days = read_history(cur, until, now), until, {}
+        cache.base, cache.until, cache.days = read_history(cur, until, now, cache.chunk_rows), until, {}
         cache.reads += 1
     # every whole day since, each continuing the one before (normally none: one after midnight)
     day = until.date()
@@ -594,10 +617,9 @@ def read_track(cur: Cursor[dict[str, Any]], now: datetime, until: datetime, befo
     edge30 = read_segment(cur, start30 + tick, until, now, Path())
     day7 = start7.astimezone(UTC).date() + timedelta(days=1)
     edge7 = read_segment(cur, start7 + tick, _midnight(day7), now, Path())
-    kept = [cache.days[d] for d in sorted(cache.days)]
     windows = {
-        "7d": _parts([edge7, *(s for d, s in sorted(cache.days.items()) if d >= day7), live]),
-        "30d": _parts([edge30, *kept, live]),
+        "7d": edge7.part.then(cache.days_part(day7)).then(live.part),
+        "30d": edge30.part.then(cache.days_part(until.date())).then(live.part),
     }
     total = prefix.then(live)
     return TrackRecord(as_of=now, total=total, windows={**windows, "all": total.part})
