@@ -11,7 +11,7 @@ from flask import Flask
 from ..config import Settings
 from ..formatting import FILTERS
 from ..vocabulary import TEMPLATE_GLOBALS
-from . import errors, openapi, ops, security, views
+from . import errors, openapi, ops, security, track, views
 from .htmx import HTMX_CONFIG
 from .responses import ResponseCache
 
@@ -24,6 +24,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.extensions["statuspage.responses"] = ResponseCache()
     app.register_blueprint(views.bp)
     app.register_blueprint(openapi.bp)
+    track.init_app(app)
     ops.init_app(app, settings)  # only with OPS_TOKEN set
     errors.init_app(app)
     security.init_app(app, settings)

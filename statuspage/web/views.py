@@ -14,15 +14,17 @@ from ..state import Runtime
 from ..status import jobs_alive
 from ..vocabulary import BADGE_COLOURS, COMPONENTS, DEGRADED, OPERATIONAL
 from . import chart
+from .equity_chart import DEFAULT_RANGE, UnknownRange, parse_range
 from .feeds import atom, text_width
 from .responses import ResponseCache, etag_of, send
 from .responses import no_store_json as _json
+from .track import track_context
 
 bp = Blueprint("public", __name__)
 
 
 # The page's polled pieces: templates/_<name>.html, each included by index.html and served alone.
-FRAGMENTS = ("banner", "windows", "components", "history")
+FRAGMENTS = ("banner", "windows", "components", "history", "track", "equity")
 
 WAITING = "no snapshot yet: the page has not completed its first read of the database"
 
@@ -42,7 +44,7 @@ def _views_key(rt: Runtime, now: datetime) -> tuple[int, int, bool, int]:
             state.history_version)
 
 
-def page_context(rt: Runtime, now: datetime) -> dict[str, Any]:
+def page_context(rt: Runtime, now: datetime, chart_range: str = DEFAULT_RANGE) -> dict[str, Any]:
     state, snap = rt.state, rt.state.snapshot
     stale = state.is_stale(now, rt.settings.stale_after_s)
     return {
@@ -55,11 +57,18 @@ def page_context(rt: Runtime, now: datetime) -> dict[str, Any]:
         "history": state.history,
         "now": now,
         "poll_interval_s": rt.settings.poll_interval_s,
+        **track_context(snap, chart_range),
     }
 
 
-def _render_page(rt: Runtime, now: datetime) -> bytes:
-    context = page_context(rt, now)
+def _bad_range(exc: UnknownRange) -> Response:
+    response = Response(f"{exc}\n", status=400, mimetype="text/plain")
+    response.cache_control.no_store = True
+    return response
+
+
+def _render_page(rt: Runtime, now: datetime, chart_range: str = DEFAULT_RANGE) -> bytes:
+    context = page_context(rt, now, chart_range)
     # Each region starts with the ETag of exactly the bytes it holds, so its first poll can be a 304.
     etags = {name: etag_of(render_template(f"_{name}.html", **context).encode()) for name in FRAGMENTS}
     return render_template("index.html", etags=etags, **context).encode()
@@ -68,7 +77,12 @@ def _render_page(rt: Runtime, now: datetime) -> bytes:
 @bp.get("/")
 def index() -> Response:
     rt, now = _rt(), utcnow()
-    return send(_cache().get("page", _views_key(rt, now), lambda: _render_page(rt, now)), "text/html")
+    try:
+        chart_range = parse_range(request.args.get("range"))  # the equity chart's, for plain links
+    except UnknownRange as exc:
+        return _bad_range(exc)
+    return send(_cache().get(f"page:{chart_range}", _views_key(rt, now), lambda: _render_page(rt, now, chart_range)),
+                "text/html")
 
 
 @bp.get("/fragments/<name>")
@@ -77,8 +91,13 @@ def fragment(name: str) -> Response:
     if name not in FRAGMENTS:
         abort(404)
     rt, now = _rt(), utcnow()
-    rendered = _cache().get(f"fragment:{name}", _views_key(rt, now),
-                            lambda: render_template(f"_{name}.html", **page_context(rt, now)).encode())
+    try:
+        chart_range = parse_range(request.args.get("range")) if name == "equity" else DEFAULT_RANGE
+    except UnknownRange as exc:
+        return _bad_range(exc)
+    slot = f"fragment:{name}:{chart_range}" if name == "equity" else f"fragment:{name}"
+    rendered = _cache().get(slot, _views_key(rt, now),
+                            lambda: render_template(f"_{name}.html", **page_context(rt, now, chart_range)).encode())
     return send(rendered, "text/html", max_age=0)
 
 
