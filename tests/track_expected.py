@@ -39,8 +39,8 @@ class Trade:
 def insert(conn: psycopg.Connection, trades: Iterable[Trade]) -> None:
     with conn.cursor() as cur:
         cur.executemany(
-            "INSERT INTO closed_trades (id, symbol, side, qty, entry_price, exit_price, pnl, fees, opened_at, closed_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            "INSERT INTO closed_trades (id, symbol, side, qty, entry_price, exit_price, pnl, fees, opened_at,"
+            " closed_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [(t.id, t.symbol, t.side, t.qty, t.entry_price, t.exit_price, t.pnl, t.fees, t.opened, t.closed_at)
              for t in trades])
 

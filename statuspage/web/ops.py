@@ -127,6 +127,8 @@ def operator_view(rt: Runtime, now: datetime) -> dict[str, Any]:
                      "stale": state.is_stale(now, settings.stale_after_s),
                      "last_refresh_error": state.last_refresh_error or None},
         "tracker_drift": state.tracker_drift or None,
+        # valid trades with a field the track record cannot use (README, "Track record")
+        "track_odd_trades": snap.track.total.odd.to_public() if snap and snap.track else None,
         "history_error": state.history_error or None,
         "components": [{
             "name": c.name, "state": c.state, "since": _iso(c.since), "checked_at": _iso(c.checked_at),
