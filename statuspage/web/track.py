@@ -9,12 +9,12 @@ import io
 import json
 from dataclasses import dataclass
 from datetime import UTC, date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app
 
-from ..formatting import NONE, duration, utcnow
+from ..formatting import NONE, duration, money, utcnow
 from ..snapshot import Snapshot
 from ..state import Runtime
 from ..track import EQUITY_COLUMNS, TrackRecord
@@ -111,8 +111,10 @@ class MonthScale:
     places: int
     unit: str
 
-    def __call__(self, value: Decimal) -> Decimal:
-        return value / self.divisor
+    def shown(self, value: Decimal) -> Decimal:
+        """``value`` as the cell writes it, rounded half away from zero like the JSON's money (the
+        colour follows what is written: a loss that rounds to 0.0 thousand is not drawn red)."""
+        return (value / self.divisor).quantize(Decimal(1).scaleb(-self.places), rounding=ROUND_HALF_UP)
 
 
 def month_scale(track: TrackRecord) -> MonthScale:
@@ -153,6 +155,12 @@ def held(seconds: float | None) -> str:
     return NONE if seconds is None else duration(round(seconds))
 
 
+def cents(value: Decimal) -> Decimal:
+    """Rounded to the cent half away from zero, as the JSON's money: what the page writes of an
+    exact amount (Python's own formatting would round half to even)."""
+    return Decimal(money(value))
+
+
 def init_app(app: Flask) -> None:
-    app.jinja_env.filters["held"] = held
+    app.jinja_env.filters.update(held=held, cents=cents)
     app.register_blueprint(bp)
