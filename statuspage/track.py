@@ -34,7 +34,7 @@ from .formatting import money, utc_iso
 STAT_WINDOWS = ("7d", "30d", "all")
 TOP_DRAWDOWNS = 5
 COLD_CHUNK_ROWS = 200_000  # rows per statement of a cold read: each stays well inside the statement timeout
-_MAX_RUNS = 16  # sorted duration arrays kept apart before the smallest are merged
+_MAX_RUNS = 48  # sorted duration arrays kept apart (the history's chunks, a month of days) before merging
 _ZERO = Decimal(0)
 _MILLI = Decimal("0.001")
 _MICROS = Decimal(1_000_000)
