@@ -566,6 +566,42 @@ def _parts(segments: Iterable[Segment]) -> Part:
     return whole
 
 
+Kept = tuple[Segment, datetime, dict[date, Segment]]
+
+
+def _kept(cur: Cursor[dict[str, Any]], now: datetime, until: datetime, before_until: tuple[int, Decimal, Decimal],
+          daily: Sequence[tuple[date, int, Decimal]], cache: TrackCache) -> Kept:
+    """What of the cache still holds at ``now``, as new values (the cache itself is not changed): the
+    history before ``until`` and the kept days since, the ones the database now disagrees with left
+    out. Reads what the range left behind at midnight, or the whole history when the landing's
+    totals before ``until`` no longer match (a late, corrected or deleted old trade)."""
+    today = now.astimezone(UTC).date()
+    days = dict(cache.days)
+    # Kept days whose count or pnl differ from the landing's daily series of the same transaction,
+    # and every day after the first of them (their paths continued from it).
+    landing_days = {day: (trades, pnl) for day, trades, pnl in daily}
+    for day in sorted(days):
+        part = days[day].part
+        if day >= today or landing_days.get(day, (part.trades, part.pnl)) != (part.trades, part.pnl):
+            days = {d: s for d, s in days.items() if d < day}
+            break
+    base = cache.base
+    if base is not None and cache.until is not None and cache.until <= until:
+        # the range moved on (midnight): the days it left behind join the history
+        day = cache.until.date()
+        while _midnight(day) < until and day in days:
+            base = base.then(days.pop(day))
+            day += timedelta(days=1)
+        if _midnight(day) < until:  # days that were never kept: read them together
+            base = base.then(read_segment(cur, _midnight(day), until, now, base.path))
+            days = {d: s for d, s in days.items() if _midnight(d) >= until}
+        if (base.part.trades, base.part.pnl, base.part.fees) == before_until:
+            return base, until, days
+    history = read_history(cur, until, now, cache.chunk_rows)
+    cache.reads += 1
+    return history, until, {}
+
+
 def read_track(cur: Cursor[dict[str, Any]], now: datetime, until: datetime, before_until: tuple[int, Decimal, Decimal],
                daily: Sequence[tuple[date, int, Decimal]], cache: TrackCache) -> TrackRecord:
     """The track record at ``now``, in the landing's transaction. ``until`` is the landing's sealed
@@ -574,41 +610,18 @@ def read_track(cur: Cursor[dict[str, Any]], now: datetime, until: datetime, befo
     still agree with."""
     set_json_loads(_loads, cur)
     today = now.astimezone(UTC).date()
-    # Kept days the database now disagrees with (a late, corrected or deleted trade), and every day
-    # after the first of them: their paths continued from it.
-    landing_days = {day: (trades, pnl) for day, trades, pnl in daily}
-    for day in sorted(cache.days):
-        segment = cache.days[day]
-        if day >= today or landing_days.get(day, (segment.part.trades, segment.part.pnl)) != (
-                segment.part.trades, segment.part.pnl):
-            for later in [d for d in cache.days if d >= day]:
-                del cache.days[later]
-            break
-    if cache.base is not None and cache.until is not None and cache.until <= until:
-        # the range moved on (midnight): the days it left behind join the base
-        kept = cache.until.date()
-        while _midnight(kept) < until and kept in cache.days:
-            cache.base = cache.base.then(cache.days.pop(kept))
-            kept += timedelta(days=1)
-        if _midnight(kept) < until:  # days that were never kept: read them together
-            cache.base = cache.base.then(read_segment(cur, _midnight(kept), until, now, cache.base.path))
-            cache.days = {d: s for d, s in cache.days.items() if _midnight(d) >= until}
-        cache.until = until
-        base = cache.base.part
-        if (base.trades, base.pnl, base.fees) != before_until:
-            cache.clear()
-    else:
-        cache.clear()
-    if cache.base is None:
-        cache.base, cache.until, cache.days = read_history(cur, until, now, cache.chunk_rows), until, {}
-        cache.reads += 1
-    # every whole day since, each continuing the one before (normally none: one after midnight)
+    base, kept_until, days = _kept(cur, now, until, before_until, daily, cache)
+    # every whole day since, each continuing the path of the day before (normally none: one after
+    # midnight, 29 after a cold read)
     day = until.date()
     while day < today:
-        if day not in cache.days:
-            cache.days[day] = read_segment(cur, _midnight(day), _midnight(day + timedelta(days=1)), now,
-                                           cache.prefix(day).path)
+        if day not in days:
+            before = days[day - timedelta(days=1)].path if day > until.date() else base.path
+            days[day] = read_segment(cur, _midnight(day), _midnight(day + timedelta(days=1)), now, before)
         day += timedelta(days=1)
+    # Only now, with every read done, does the cache change: a refresh that fails half-way (the
+    # database went away) leaves it as the last good refresh left it.
+    cache.base, cache.until, cache.days = base, kept_until, days
     prefix = cache.prefix(today)
     live = read_segment(cur, _midnight(today), "infinity", now, prefix.path)
     # The windows begin inside a day (closed_at > now - 7 days): that day's part is read on its own.
