@@ -336,7 +336,8 @@ def read_segment(cur: Cursor[dict[str, Any]], start: datetime | str, end: dateti
 def read_history(cur: Cursor[dict[str, Any]], until: datetime, t: datetime,
                  rows: int = COLD_CHUNK_ROWS) -> Segment:
     """Every valid trade before ``until``, in statements of about ``rows`` trades each."""
-    whole, start = EMPTY, datetime.min.replace(tzinfo=UTC)
+    whole = EMPTY
+    start: datetime | str = "-infinity"
     while True:
         found = cur.execute(sql("track_chunk"), {"scan_from": start, "scan_to": until, "rows": rows}).fetchone()
         cut = found["closed_at"] if found else until

@@ -225,3 +225,29 @@ def test_both_charts_draw_the_same_days_at_the_same_x() -> None:
     assert xs(chart.equity.line) == xs(chart.underwater.line) and len(xs(chart.equity.line)) == chart.drawn
     assert chart.equity.high == max(d.cum_pnl for d in equity) and chart.equity.low == min(d.cum_pnl for d in equity)
     assert chart.underwater.low == min(d.drawdown for d in equity)  # the deepest day is drawn
+
+
+def test_odd_rows_are_counted_in_the_operator_view_and_a_metric(writer: psycopg.Connection,
+                                                                make_app: Callable[..., Flask],
+                                                                serve: Callable[[Flask], LiveServer]) -> None:
+    now = utcnow()
+    insert(writer, [
+        Trade(1, now - timedelta(days=3), Decimal("4"), opened_at=now - timedelta(days=2)),  # closed before opened
+        Trade(2, now - timedelta(days=2), Decimal("-1"), qty=Decimal(0)),
+        Trade(3, now - timedelta(days=1), Decimal("2"), qty=Decimal(-3), symbol=""),
+        Trade(4, now - timedelta(hours=1), Decimal("1")),
+    ])
+    token = "o" * 32
+    app = make_app(start_background=False, OPS_TOKEN=token)
+    refresh_job(runtime(app))
+    server = serve(app)
+
+    ops = server.get("/ops.json", {"Authorization": f"Bearer {token}"}).json()
+    assert ops["track_odd_trades"] == {"closed_before_opened": 1, "no_volume": 2, "blank_symbol": 1}
+    page = parse(server.get("/ops", {"Authorization": f"Bearer {token}"}).body)
+    assert page.by_id("ops-track-odd").text.startswith("1 closed before opened")
+    metrics = server.get("/metrics").text
+    for kind, count in (("closed_before_opened", 1), ("no_volume", 2), ("blank_symbol", 1)):
+        assert f'statuspage_track_odd_trades{{kind="{kind}"}} {count:.1f}' in metrics
+    # and the public answers still count all four
+    assert server.get(TRACK).json()["stats"]["all"]["trades"] == 4
