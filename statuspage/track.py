@@ -15,6 +15,7 @@ mismatch (a late, corrected or deleted trade) re-reads the part that no longer a
 from __future__ import annotations
 
 import json
+import sys
 from array import array
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
@@ -319,7 +320,8 @@ def read_segment(cur: Cursor[dict[str, Any]], start: datetime | str, end: dateti
     runs = array("q")
     if raw:
         runs.frombytes(raw)
-        runs.byteswap()  # int8send is big-endian
+        if sys.byteorder == "little":
+            runs.byteswap()  # int8send writes network order
     part = Part(
         trades=row["trades"], wins=row["wins"], losses=row["losses"], pnl=row["pnl"], fees=row["fees"],
         win_sum=row["win_sum"], loss_sum=row["loss_sum"], durations=row["durations"],
