@@ -1,5 +1,9 @@
 """The cost of one snapshot refresh, measured in a process of its own:
-``python -m bench.refresh_cost <dsn> [--cold N] [--steady N] [--midnight N]`` prints one JSON object.
+``python -m bench.refresh_cost <dsn> [--cold N] [--steady N] [--midnight N] [--summary]`` prints one
+JSON object (or, with ``--summary``, a markdown table of the medians).
+
+A refresh reads the landing numbers and the track record in one transaction; each run also says
+how much of its database time was the track record's statements (``track_*.sql``).
 
 Each run is ``refresh_once`` exactly as the scheduler calls it, through the production pool:
 wall time, this process's CPU time (``time.process_time``) and the database's execution time
@@ -14,8 +18,10 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import statistics
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 
@@ -31,13 +37,20 @@ WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
 """
 
 
+def _marker(path: Path) -> str:
+    lines = [ln for ln in path.read_text().splitlines() if ln.strip() and not ln.lstrip().startswith("--")]
+    return re.split(r"[0-9']", lines[0].strip().rstrip(";"), maxsplit=1)[0]
+
+
 def _sql_names() -> dict[str, str]:
     """A marker of each SQL file, to name what pg_stat_statements reports: the start of its first
-    statement line, up to its first literal (which pg_stat_statements may show as ``$n``)."""
-    names = {}
+    statement line, up to its first literal (which pg_stat_statements may show as ``$n``). The track
+    record's segment statement starts with track_trades.sql (statuspage.track.statement); its
+    markers come first, being the most specific."""
+    names = {_marker(SQL_DIR / "track_trades.sql"): "track_segment",
+             _marker(SQL_DIR / "track_chunk.sql"): "track_chunk"}
     for path in [*SQL_DIR.glob("landing_*.sql"), SQL_DIR / "last_trade.sql"]:  # what a refresh sends
-        lines = [ln for ln in path.read_text().splitlines() if ln.strip() and not ln.lstrip().startswith("--")]
-        names[re.split(r"[0-9']", lines[0].strip().rstrip(";"), maxsplit=1)[0]] = path.stem
+        names[_marker(path)] = path.stem
     return names
 
 
@@ -63,7 +76,7 @@ def measure(dsn: str, cold: int, steady: int, midnight: int) -> dict[str, list[d
                 # count today's trades as future ones, are not the point, only its cache is)
                 read_snapshot(pool, now - timedelta(days=1), 60, sealed)
             admin.execute("SELECT pg_stat_statements_reset()")
-            passes = sealed.reads
+            passes, track_reads = sealed.reads, sealed.track.reads
             wall, cpu = time.perf_counter(), time.process_time()
             refresh_once(pool, now, 60, sealed)
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
@@ -71,10 +84,29 @@ def measure(dsn: str, cold: int, steady: int, midnight: int) -> dict[str, list[d
             for query, _calls, ms in admin.execute(_STATEMENTS).fetchall():
                 key = _name(query, names)
                 queries[key] = queries.get(key, 0.0) + ms
+            track_ms = sum(ms for name, ms in queries.items() if name.startswith("track_"))
             runs[kind].append({"wall_ms": wall * 1000, "cpu_ms": cpu * 1000, "db_ms": sum(queries.values()),
-                               "queries": queries, "full_passes": sealed.reads - passes})
+                               "track_db_ms": track_ms, "queries": queries, "full_passes": sealed.reads - passes,
+                               "track_cold_reads": sealed.track.reads - track_reads})
     pool.close()
     return runs
+
+
+def summary(runs: dict[str, list[dict[str, object]]]) -> str:
+    """Medians per kind of refresh, landing and track record apart, as a markdown table."""
+    def med(kind: str, key: str) -> float:
+        return statistics.median(float(r[key]) for r in runs[kind])  # type: ignore[arg-type]
+
+    lines = ["| refresh | runs | database + CPU | database: landing | database: track record | CPU | wall |",
+             "|---|---|---|---|---|---|---|"]
+    for kind, label in (("steady", "every refresh"), ("midnight", "first after midnight"),
+                        ("cold", "first after start-up")):
+        if runs[kind]:
+            total = statistics.median(float(r["db_ms"]) + float(r["cpu_ms"]) for r in runs[kind])  # type: ignore[arg-type]
+            landing, track = med(kind, "db_ms") - med(kind, "track_db_ms"), med(kind, "track_db_ms")
+            lines.append(f"| {label} | {len(runs[kind])} | {total:.0f} ms | {landing:.0f} ms | {track:.0f} ms | "
+                         f"{med(kind, 'cpu_ms'):.1f} ms | {med(kind, 'wall_ms'):.0f} ms |")
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -83,8 +115,10 @@ def main() -> None:
     parser.add_argument("--cold", type=int, default=3)
     parser.add_argument("--steady", type=int, default=9)
     parser.add_argument("--midnight", type=int, default=3)
+    parser.add_argument("--summary", action="store_true", help="print a markdown table of the medians instead")
     args = parser.parse_args()
-    print(json.dumps(measure(args.dsn, args.cold, args.steady, args.midnight)))
+    runs = measure(args.dsn, args.cold, args.steady, args.midnight)
+    print(summary(runs) if args.summary else json.dumps(runs))
 
 
 if __name__ == "__main__":

@@ -53,12 +53,13 @@
   });
 
   document.addEventListener("htmx:afterRequest", function (event) {
-    var elt = event.detail.elt;
+    // the polled region, or the region a link inside it (the equity range switch) swapped
+    var elt = event.detail.elt.hasAttribute("data-etag") ? event.detail.elt : event.detail.target || event.detail.elt;
     var xhr = event.detail.xhr;
     if (event.detail.successful) {
       delete failing[elt.id];
       var etag = xhr.getResponseHeader("ETag");
-      if (xhr.status === 200 && etag) elt.setAttribute("data-etag", etag);
+      if (xhr.status === 200 && etag && elt.hasAttribute("data-etag")) elt.setAttribute("data-etag", etag);
       learnServerClock(xhr);
     } else {
       failing[elt.id] = true;

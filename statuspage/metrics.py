@@ -59,6 +59,11 @@ class Metrics:
         self.history_leader = Gauge(
             "statuspage_history_leader", "1 in the one process that writes history, else 0.",
             registry=registry, multiprocess_mode="livesum")
+        self.track_odd_trades = Gauge(
+            "statuspage_track_odd_trades",
+            "Trades the track record counts with a field it cannot use (kind: closed_before_opened, no_volume,"
+            " blank_symbol), from the last good snapshot.",
+            ["kind"], registry=registry, multiprocess_mode="livemostrecent")
         self.notifications = Counter(
             "statuspage_notifications", "Webhook delivery attempts by outcome (delivered, retry, failed).",
             ["outcome"], registry=registry)
@@ -76,6 +81,9 @@ class Metrics:
             self.landing_trades.labels(name).set(snap.windows[name].trades)
             self.landing_pnl.labels(name).set(float(snap.windows[name].pnl))
         self.last_refresh.set(snap.as_of.timestamp())
+        if snap.track is not None:
+            for kind, count in snap.track.total.odd.to_public().items():
+                self.track_odd_trades.labels(kind).set(count)
         self.record_excluded(snap.excluded)
 
     def record_excluded(self, excluded: dict[str, SetAside]) -> None:

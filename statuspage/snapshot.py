@@ -16,15 +16,13 @@ from psycopg import Cursor
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from .db import sql
+from .db import sql, valid_until
 from .formatting import money, utc_iso
+from .track import TrackCache, TrackRecord, read_track
+from .track import violations as track_violations
 
 WINDOWS = ("7d", "30d", "all")
 DAILY_DAYS = 30
-# A trade dated up to this far after the snapshot time still counts (closing on that day): the
-# engine's clock may run a little ahead, and a trade committed while the refresh waited for its
-# connection may carry a time after the refresh's ``now``. Anything later is set aside until due.
-FUTURE_TOLERANCE = timedelta(seconds=10)
 # Why a row is set aside: the names statuspage/sql/trade_fault.sql gives, in its order.
 EXCLUSION_REASONS = ("closed_at_not_finite", "future_closed_at", "pnl_not_finite", "pnl_out_of_range",
                      "fees_not_finite", "fees_out_of_range")
@@ -149,6 +147,7 @@ class Snapshot:
     daily: tuple[DayPoint, ...]
     last_trade_at: datetime | None
     excluded: dict[str, SetAside] = field(default_factory=dict)  # rows set aside, by reason
+    track: TrackRecord | None = None  # read in the same transaction, at the same ``as_of``
 
     def to_public(self, *, stale: bool) -> dict[str, Any]:
         return {
@@ -178,12 +177,13 @@ class SealedCache:
     segment: WindowStats | None = None
     excluded: dict[str, SetAside] = field(default_factory=dict)  # rows set aside before ``until``
     reads: int = 0  # full passes made: a figure for the benchmark and the tests
+    track: TrackCache = field(default_factory=TrackCache)  # the track record's kept segments
 
 
 def query_params(now: datetime) -> dict[str, Any]:
     """The parameters of the snapshot's SQL at time ``now``."""
     range_start = datetime.combine(now.astimezone(UTC).date() - timedelta(days=DAILY_DAYS - 1), time(), UTC)
-    return {"t": now, "recent_from": range_start, "until": range_start, "valid_until": now + FUTURE_TOLERANCE}
+    return {"t": now, "recent_from": range_start, "until": range_start, "valid_until": valid_until(now)}
 
 
 def _sealed_segment(cur: Cursor[dict[str, Any]], params: dict[str, Any],
@@ -227,9 +227,11 @@ def read_snapshot(pool: ConnectionPool, now: datetime | Callable[[], datetime], 
                        for row in cur.execute(sql("landing_windows"), params).fetchall()}
             excluded = _set_aside(cur.execute(sql("landing_excluded"), params).fetchall(), excluded)
             last = cur.execute(sql("last_trade"), params).fetchone()
+            track = read_track(cur, as_of, params["until"], (earlier.trades, earlier.pnl, earlier.fees),
+                               [(p.day, p.trades, p.pnl) for p in daily], sealed.track)
     windows["all"] = earlier.then(windows.pop("recent"))
     return Snapshot(as_of=as_of, windows=windows, daily=daily, last_trade_at=last["last_trade_at"] if last else None,
-                    excluded=excluded)
+                    excluded=excluded, track=track)
 
 
 def refresh_once(pool: ConnectionPool, now: datetime | Callable[[], datetime], timeout_s: float,
@@ -240,6 +242,7 @@ def refresh_once(pool: ConnectionPool, now: datetime | Callable[[], datetime], t
     if problems:
         if sealed is not None:
             sealed.key = None  # never trust a cached part of a snapshot that failed
+            sealed.track.clear()
         raise SnapshotRejected(problems)
     return snap
 
@@ -273,6 +276,9 @@ def violations(snap: Snapshot) -> list[str]:
         problems.append("daily cum_trades decreases")
     if snap.daily and snap.daily[-1].cum_trades != tall:
         problems.append(f"last daily cum_trades {snap.daily[-1].cum_trades} != all-time trades {tall}")
+    if snap.track is not None:
+        problems += [f"track record: {p}" for p in track_violations(snap.track, snap.windows,
+                                                                     snap.windows["all"].max_drawdown)]
     return problems
 
 

@@ -6,6 +6,7 @@ import functools
 import logging
 import re
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,19 @@ from ..config import Settings, redact_dsn
 log = logging.getLogger(__name__)
 
 SQL_DIR = Path(__file__).parent.parent / "sql"  # beside the modules that run them
+
+
+# A trade dated up to this far after the snapshot time still counts (closing on that day): the
+# engine's clock may run a little ahead, and a trade committed while the refresh waited for its
+# connection may carry a time after the refresh's ``now``. Anything later is set aside until due.
+FUTURE_TOLERANCE = timedelta(seconds=10)
+
+
+def valid_until(as_of: datetime) -> datetime:
+    """trade_valid.sql's %(valid_until)s: ``as_of`` plus the tolerance, but never past the next UTC
+    midnight: a trade on a day the snapshot's daily series does not have yet waits until it is due."""
+    midnight = datetime.combine(as_of.astimezone(UTC).date() + timedelta(days=1), datetime.min.time(), UTC)
+    return min(as_of + FUTURE_TOLERANCE, midnight)
 
 
 @functools.cache
@@ -41,6 +55,10 @@ def connect_kwargs(settings: Settings, *, read_only: bool = True) -> dict[str, A
         "options": options,
         "application_name": "statuspage",
         "autocommit": True,
+        # No server-side prepared statements: a plan prepared before the engine changed a column's
+        # type fails every later run on that session ("cached plan must not change result type"),
+        # and the page sends a few statements a minute, too few for preparing to save anything.
+        "prepare_threshold": None,
     }
 
 

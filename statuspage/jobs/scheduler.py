@@ -88,6 +88,7 @@ def render_or_reject(rt: Runtime, snap: Snapshot, now: datetime) -> None:
     except Exception as exc:
         sealed = rt.state.sealed
         sealed.key = None  # never trust a cached part of a snapshot that failed
+        sealed.track.clear()
         raise SnapshotRejected([f"rendering failed: {type(exc).__name__}: {exc}".strip()]) from exc
 
 

@@ -2,7 +2,8 @@
 -- trades includes it by name in double braces (db.sql puts this text in its place) and keeps only
 -- the rows where it is true; trade_fault.sql says why the others are set aside (counted by reason,
 -- shown to operators, never published).
--- %(valid_until)s is the snapshot time plus the clock-skew tolerance (snapshot.FUTURE_TOLERANCE):
+-- %(valid_until)s is the snapshot time plus the clock-skew tolerance, never past the next UTC midnight
+-- (db.valid_until):
 -- a trade dated later is not closed yet as far as this snapshot knows; it counts once it is due.
 -- closed_at may be -infinity or infinity. numeric holds NaN, and since PostgreSQL 14 -Infinity and
 -- Infinity: NaN compares above every number, so the two bounds keep all three out. 1e12 is the

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 from ..config import Settings
 from ..formatting import FILTERS
 from ..vocabulary import TEMPLATE_GLOBALS
-from . import api_v2, errors, openapi, ops, ops_api, ops_forms, security, views
+from . import api_v2, errors, openapi, ops, ops_api, ops_forms, security, track, views
 from .htmx import HTMX_CONFIG
 from .responses import ResponseCache
 
@@ -59,6 +59,7 @@ def init_app(app: Flask, settings: Settings, registry: CollectorRegistry) -> Non
     runtime.render_check = lambda snap, at: views.render_check(app, runtime, snap, at)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(api_v2.bp)
+    track.init_app(app)
     ops.init_app(app, settings)  # only with OPS_TOKEN set
     ops_api.init_app(app, settings)  # likewise
     ops_forms.init_app(app, settings)  # its routes come with ops's blueprint; here its session cookie

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, current_app, render_template
+from flask import Blueprint, Flask, Response, abort, current_app, render_template, request
 
 from .. import board as boards
 from ..formatting import utc_iso, utcnow
@@ -18,15 +18,17 @@ from ..state import Runtime
 from ..status import snapshot_current
 from ..vocabulary import BADGE_COLOURS, COMPONENTS, DEGRADED, OPERATIONAL
 from . import chart
+from .equity_chart import DEFAULT_RANGE, UnknownRange, parse_range
 from .feeds import FeedLinks, atom, text_width
 from .responses import ResponseCache, etag_of, send
 from .responses import no_store_json as _json
+from .track import track_context
 
 bp = Blueprint("public", __name__)
 
 
 # The page's polled pieces: templates/_<name>.html, each included by index.html and served alone.
-FRAGMENTS = ("banner", "board", "windows", "components", "history")
+FRAGMENTS = ("banner", "board", "windows", "components", "history", "track", "equity")
 
 WAITING = "no snapshot yet: the page has not completed its first read of the database"
 
@@ -54,7 +56,8 @@ def landing_body(snap: Snapshot, stale: bool, held: Hold | None) -> bytes:
     return json.dumps(public, separators=(",", ":"), allow_nan=False).encode()
 
 
-def page_context(rt: Runtime, now: datetime, candidate: Snapshot | None = None) -> dict[str, Any]:
+def page_context(rt: Runtime, now: datetime, candidate: Snapshot | None = None,
+                 chart_range: str = DEFAULT_RANGE) -> dict[str, Any]:
     """What the page's templates show; of ``candidate`` instead of the served snapshot when given."""
     state = rt.state
     snap = candidate or state.snapshot
@@ -74,6 +77,7 @@ def page_context(rt: Runtime, now: datetime, candidate: Snapshot | None = None) 
         "maintenance_minutes": state.board.maintenance_minutes if state.board else {},
         "now": now,
         "poll_interval_s": rt.settings.poll_interval_s,
+        **track_context(snap, chart_range),
     }
 
 
@@ -91,9 +95,15 @@ def render_check(app: Flask, rt: Runtime, candidate: Snapshot, now: datetime) ->
         _render_page(rt, now, candidate, render)
 
 
+def _bad_range(exc: UnknownRange) -> Response:
+    response = Response(f"{exc}\n", status=400, mimetype="text/plain")
+    response.cache_control.no_store = True
+    return response
+
+
 def _render_page(rt: Runtime, now: datetime, candidate: Snapshot | None = None,
-                 render: Callable[..., str] = render_template) -> bytes:
-    context = page_context(rt, now, candidate)
+                 render: Callable[..., str] = render_template, chart_range: str = DEFAULT_RANGE) -> bytes:
+    context = page_context(rt, now, candidate, chart_range)
     # Each region starts with the ETag of exactly the bytes it holds, so its first poll can be a 304.
     etags = {name: etag_of(render(f"_{name}.html", **context).encode()) for name in FRAGMENTS}
     return render("index.html", etags=etags, **context).encode()
@@ -102,7 +112,13 @@ def _render_page(rt: Runtime, now: datetime, candidate: Snapshot | None = None,
 @bp.get("/")
 def index() -> Response:
     rt, now = _rt(), utcnow()
-    return send(_cache().get("page", _views_key(rt, now), lambda: _render_page(rt, now)), "text/html")
+    try:
+        chart_range = parse_range(request.args.get("range"))  # the equity chart's, for plain links
+    except UnknownRange as exc:
+        return _bad_range(exc)
+    rendered = _cache().get(f"page:{chart_range}", _views_key(rt, now),
+                            lambda: _render_page(rt, now, chart_range=chart_range))
+    return send(rendered, "text/html")
 
 
 @bp.get("/fragments/<name>")
@@ -111,8 +127,13 @@ def fragment(name: str) -> Response:
     if name not in FRAGMENTS:
         abort(404)
     rt, now = _rt(), utcnow()
-    rendered = _cache().get(f"fragment:{name}", _views_key(rt, now),
-                            lambda: render_template(f"_{name}.html", **page_context(rt, now)).encode())
+    try:
+        chart_range = parse_range(request.args.get("range")) if name == "equity" else DEFAULT_RANGE
+    except UnknownRange as exc:
+        return _bad_range(exc)
+    slot = f"fragment:{name}:{chart_range}" if name == "equity" else f"fragment:{name}"
+    rendered = _cache().get(slot, _views_key(rt, now), lambda: render_template(
+        f"_{name}.html", **page_context(rt, now, chart_range=chart_range)).encode())
     return send(rendered, "text/html", max_age=0)
 
 

@@ -18,9 +18,10 @@ import psycopg
 import pytest
 from flask import Flask
 
+from statuspage.db import FUTURE_TOLERANCE
 from statuspage.formatting import utcnow
 from statuspage.jobs.scheduler import probe_local_job, refresh_job
-from statuspage.snapshot import EXCLUSION_REASONS, FUTURE_TOLERANCE, SealedCache, refresh_once
+from statuspage.snapshot import EXCLUSION_REASONS, SealedCache, refresh_once
 from statuspage.state import Runtime
 from statuspage.web.views import render_check
 

@@ -13,11 +13,12 @@ LAYERS: list[set[str]] = [
     {"config", "vocabulary", "formatting", "budgets", "maintenance"},
     {"status"},
     {"deadline", "db", "db.leader", "db.migrate"},
-    {"backlog", "snapshot", "guard", "history", "notify", "metrics", "handoff", "operators", "board"},
+    {"backlog", "snapshot", "guard", "history", "notify", "metrics", "handoff", "operators", "board", "track"},
     {"state"},
     {"jobs", "jobs.scheduler", "jobs.probes"},
     {"web", "web.views", "web.responses", "web.feeds", "web.chart", "web.ops", "web.openapi", "web.security",
-     "web.errors", "web.htmx", "web.api_v2", "web.ops_api", "web.ops_forms"},
+     "web.errors", "web.htmx", "web.api_v2", "web.ops_api", "web.ops_forms",
+     "web.track", "web.equity_chart"},
     {"", "cli", "cli.env", "cli.operators", "demo", "demo.pgserver", "demo.seed", "demo.simengine"},
 ]
 PURE = {"vocabulary", "formatting", "budgets", "status"}  # decisions and words: no I/O imported
