@@ -1,1 +1,2 @@
-"""The benchmark and the soak: ``python bench/run.py`` and ``python bench/soak.py`` (see README, "Benchmarks")."""
+"""The benchmark and the soak: ``python bench/run.py`` and ``python bench/soak.py``
+(see docs/development.md, "Benchmarks")."""

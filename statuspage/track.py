@@ -191,7 +191,7 @@ class Part:
 
 @dataclass(frozen=True)
 class OddRows:
-    """Valid trades with a field that cannot be used (README, "Track record"): counted, and left
+    """Valid trades with a field that cannot be used (docs/numbers.md, "Track record"): counted, and left
     out only of what that field feeds."""
 
     closed_before_opened: int = 0  # no duration

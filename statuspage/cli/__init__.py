@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DESCRIPTION = "The public performance and status page of the trading engine."
 EPILOG = """\
 production: python -m statuspage serve   (gunicorn -c gunicorn.conf.py wsgi:app, behind a buffering proxy)
-settings:   environment variables, listed with their defaults in the README ("Settings")"""
+settings:   environment variables, listed with their defaults in docs/configuration.md"""
 
 
 def _settings() -> Settings | None:
@@ -174,7 +174,7 @@ def parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the page in production: gunicorn with gunicorn.conf.py",
                                 description="Checks the settings, then becomes "
                                             "`gunicorn -c gunicorn.conf.py wsgi:app`. Put a buffering proxy "
-                                            "in front (deploy/); see the README's Deployment section.")
+                                            "in front (deploy/); see docs/operations.md, Deployment.")
     serve.add_argument("--bind", metavar="HOST:PORT",
                        help="address to listen on (default: gunicorn.conf.py's, 0.0.0.0:$PORT or :8000)")
     serve.set_defaults(run=_serve)
@@ -195,7 +195,7 @@ def parser() -> argparse.ArgumentParser:
 
     snapshot = commands.add_parser("snapshot", help="the landing snapshot's guard",
                                    description="The page holds back a sudden large drop of the all-time trade "
-                                               "count (README: \"What is never published\").")
+                                               "count (docs/numbers.md: \"What is never published\").")
     snapshot_actions = snapshot.add_subparsers(dest="action", required=True, metavar="ACTION")
     accept = snapshot_actions.add_parser("accept", help="accept the database's all-time trade count after a drop "
                                                         "was held back",

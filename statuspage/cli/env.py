@@ -67,7 +67,7 @@ def protected_names(declared: Mapping[str, object]) -> set[str]:
 def check_environment(environ: Mapping[str, str], declared: Mapping[str, object]) -> tuple[int, list[str]]:
     """(number of variables checked, one problem line per missing or invalid name). Without a
     blueprint (``declared`` empty) only what the configuration requires must be set, as the
-    README's settings table says; with one, every variable it declares must be set as well."""
+    settings table (docs/configuration.md) says; with one, every variable it declares must be set as well."""
     settings = {setting.env: setting for setting in config.SETTINGS}
     must_be_set = protected_names(declared)
     # Optional settings are checked too when set: a bad value fails start-up all the same.

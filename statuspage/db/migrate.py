@@ -35,11 +35,11 @@ def _ensure_schema(conn: psycopg.Connection) -> None:
     if access["schema_exists"]:
         if not access["may_create_in_schema"]:
             raise MigrationError(f"schema {SCHEMA} exists but role {role} may not create tables in it: "
-                                 f"ALTER SCHEMA {SCHEMA} OWNER TO {role} (see README, History)")
+                                 f"ALTER SCHEMA {SCHEMA} OWNER TO {role} (see docs/health.md, History)")
         return
     if not access["may_create_schema"]:
         raise MigrationError(f"schema {SCHEMA} does not exist and role {role} may not create it: "
-                             f"CREATE SCHEMA {SCHEMA} AUTHORIZATION {role} (see README, History)")
+                             f"CREATE SCHEMA {SCHEMA} AUTHORIZATION {role} (see docs/health.md, History)")
     conn.execute(f"CREATE SCHEMA {SCHEMA}")
 
 

@@ -5,7 +5,7 @@
 -- Valid rows: %(scan_from)s <= closed_at < %(scan_to)s (the segment asked for), and valid as the
 -- landing numbers count them (trade_valid.sql, the one definition): the track record and the landing
 -- numbers of a snapshot always count the same trades.
--- Per field (README, "Track record"), a valid row that is odd elsewhere still counts everywhere
+-- Per field (docs/numbers.md, "Track record"), a valid row that is odd elsewhere still counts everywhere
 -- except where the odd field would be used:
 --   closed_at before opened_at          -> duration_us NULL: left out of the durations only
 --   qty <= 0, or qty or a price not finite -> volume NULL: left out of the volume only

@@ -4,7 +4,7 @@ page unchanged. Built, like every public answer, from memory into cached bytes w
 only, and ``Access-Control-Allow-Origin: *`` on these endpoints alone (they are meant to be read
 from other sites' scripts).
 
-How this page's words map to Statuspage's (also in the README, "Statuspage-compatible API"):
+How this page's words map to Statuspage's (also in docs/api.md, "Statuspage-compatible API"):
 component ``operational``/``degraded``/``down``/``maintenance`` are ``operational``/
 ``degraded_performance``/``major_outage``/``under_maintenance``, and an ``unknown`` component is left
 out (nothing is known to report); the overall level ``operational``/``degraded``/``partial outage``/

@@ -159,7 +159,7 @@ def operator_view(rt: Runtime, now: datetime) -> dict[str, Any]:
                                            "last_id": each.last_id} for reason, each in state.excluded.items()}},
         "guard": _guard(rt),
         "tracker_drift": state.tracker_drift or None,
-        # valid trades with a field the track record cannot use (README, "Track record")
+        # valid trades with a field the track record cannot use (docs/numbers.md, "Track record")
         "track_odd_trades": snap.track.total.odd.to_public() if snap and snap.track else None,
         "history_error": state.history_error or None,
         # kept in memory until written (an outage of the history database), and lost to its bound

@@ -9,7 +9,7 @@
 - ``gunicorn``: gunicorn exactly as in production, started by a test
 - ``webhooks``: a scripted webhook receiver on 127.0.0.1
 - ``envtools``: ``python -m statuspage env`` run against a dict
-- ``recompute``: the landing numbers recomputed in plain Python from the README's definitions
+- ``recompute``: the landing numbers recomputed in plain Python from the definitions in docs/numbers.md
 - ``sentinels``: a sentinel value for every secret setting
 - ``dom``: a small DOM to read pages as a visitor would
 """

@@ -78,7 +78,7 @@ class Gunicorn:
 @contextlib.contextmanager
 def gunicorn(tmp_path: Path, dsn: str, *, loopback_only: bool = False, **env: str) -> Iterator[Gunicorn]:
     """``gunicorn -c gunicorn.conf.py wsgi:app`` as production starts it (two workers), with
-    ``--bind 127.0.0.1:PORT`` behind nginx as the README has it; ready (every worker has published
+    ``--bind 127.0.0.1:PORT`` behind nginx as docs/operations.md has it; ready (every worker has published
     its first snapshot) when yielded, stopped with SIGTERM after."""
     port = free_port()
     args = ["--bind", f"127.0.0.1:{port}"] if loopback_only else []

@@ -1,4 +1,4 @@
-"""The landing numbers recomputed in plain Python, written from the README's definitions: what the
+"""The landing numbers recomputed in plain Python, written from the definitions in docs/numbers.md: what the
 snapshot's SQL and arithmetic are checked against."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The track record recomputed in plain Python from the README's definitions, trade by trade: no
+"""The track record recomputed in plain Python from the definitions in docs/numbers.md, trade by trade: no
 segments, no SQL, nothing shared with statuspage.track. The tests compare the page's answers
 with these.
 """

@@ -1,6 +1,6 @@
 """The Statuspage-compatible public API (issue 13) over real HTTP: every endpoint answers with exactly
 the field names of the public Statuspage v2 API and only its values, maps this page's states as the
-README says, is served from cached bytes with an ETag, and carries ``Access-Control-Allow-Origin: *``
+docs/api.md says, is served from cached bytes with an ETag, and carries ``Access-Control-Allow-Origin: *``
 where (and only where) it should.
 
 The field lists below are Statuspage's, written out here from its public documentation, not taken

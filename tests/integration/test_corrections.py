@@ -2,7 +2,7 @@
 
 Two old trades exchange part of their pnl: the count, the pnl sum and the fees before the daily
 range stay the same, so the refreshes of the same day reuse the cached segment and keep the old
-wins, losses and drawdown (README, "Corrections"). The first refresh of the next UTC day reads the
+wins, losses and drawdown (docs/numbers.md). The first refresh of the next UTC day reads the
 history whole again, and so does a new process: both show the corrected numbers.
 """
 

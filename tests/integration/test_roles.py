@@ -23,7 +23,7 @@ from ..helpers.app import settings_for
 from ..helpers.trades import add_trade
 from ..helpers.wait import wait_until
 
-README = (ROOT / "README.md").read_text()
+HEALTH_DOC = (ROOT / "docs" / "health.md").read_text()
 ROLES = ("statuspage_reader", "statuspage_history")
 # Trades relative to now, far from every window edge, and the landing numbers they make (by hand).
 TRADES = [(timedelta(hours=1), "10.50"), (timedelta(days=3), "-3.25"), (timedelta(days=40), "7.00")]
@@ -31,8 +31,8 @@ EXPECTED = {"7d": (2, "7.25"), "30d": (2, "7.25"), "all": (3, "14.25")}
 
 
 def readme_sql() -> str:
-    """The SQL block of README's "History" section."""
-    section = README.split("\n## History\n", 1)[1].split("\n## ", 1)[0]
+    """The SQL block of the "History" section (docs/health.md)."""
+    section = HEALTH_DOC.split("\n## History\n", 1)[1].split("\n## ", 1)[0]
     [block] = re.findall(r"```sql\n(.*?)```", section, re.S)
     return block
 
@@ -150,10 +150,10 @@ def test_db_migrate_says_in_one_line_what_a_role_without_its_schema_lacks(privat
     result = migrate_cli(DATABASE_URL=lonely)
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr == ("db migrate: failed: schema statuspage does not exist and role lonely may not create "
-                             "it: CREATE SCHEMA statuspage AUTHORIZATION lonely (see README, History)\n")
+                             "it: CREATE SCHEMA statuspage AUTHORIZATION lonely (see docs/health.md, History)\n")
 
     assert psql(owner, "CREATE SCHEMA statuspage;").returncode == 0  # there, but someone else's
     result = migrate_cli(DATABASE_URL=lonely)
     assert result.returncode == 1
     assert result.stderr == ("db migrate: failed: schema statuspage exists but role lonely may not create tables "
-                             "in it: ALTER SCHEMA statuspage OWNER TO lonely (see README, History)\n")
+                             "in it: ALTER SCHEMA statuspage OWNER TO lonely (see docs/health.md, History)\n")

@@ -37,7 +37,7 @@ def layer_of(name: str) -> int:
     for index, layer in enumerate(LAYERS):
         if name in layer:
             return index
-    raise AssertionError(f"statuspage.{name} is in no layer: add it to LAYERS and the README's Layout table")
+    raise AssertionError(f"statuspage.{name} is in no layer: add it to LAYERS and to docs/architecture.md")
 
 
 def imports(path: Path) -> tuple[set[str], set[str]]:
