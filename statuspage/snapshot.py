@@ -220,6 +220,7 @@ def read_snapshot(pool: ConnectionPool, now: datetime | Callable[[], datetime], 
         # One snapshot of the table for every query, so the windows agree with each other.
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         with conn.cursor(row_factory=dict_row) as cur:
+            full_reads = sealed.reads
             earlier, excluded = _sealed_segment(cur, params, sealed)
             params.update(earlier_trades=earlier.trades, earlier_pnl=earlier.pnl)
             daily = tuple(DayPoint(**row) for row in cur.execute(sql("landing_daily"), params).fetchall())
@@ -227,9 +228,17 @@ def read_snapshot(pool: ConnectionPool, now: datetime | Callable[[], datetime], 
                        for row in cur.execute(sql("landing_windows"), params).fetchall()}
             excluded = _set_aside(cur.execute(sql("landing_excluded"), params).fetchall(), excluded)
             last = cur.execute(sql("last_trade"), params).fetchone()
-            track = read_track(cur, as_of, params["until"], (earlier.trades, earlier.pnl, earlier.fees),
-                               [(p.day, p.trades, p.pnl) for p in daily], sealed.track)
-    windows["all"] = earlier.then(windows.pop("recent"))
+            landing_daily = [(p.day, p.trades, p.pnl) for p in daily]
+            before_until = (earlier.trades, earlier.pnl, earlier.fees)
+            track = read_track(cur, as_of, params["until"], before_until, landing_daily, sealed.track)
+            windows["all"] = earlier.then(windows.pop("recent"))
+            if sealed.reads != full_reads and track_violations(track, windows, windows["all"].max_drawdown):
+                # The landing numbers read their long history whole (every new day, or a change their
+                # fingerprint saw) and found what the track record's kept part missed: a correction
+                # that keeps every total. The track record reads its own long history again, in the
+                # same transaction, so the two count the same trades.
+                sealed.track.clear()
+                track = read_track(cur, as_of, params["until"], before_until, landing_daily, sealed.track)
     return Snapshot(as_of=as_of, windows=windows, daily=daily, last_trade_at=last["last_trade_at"] if last else None,
                     excluded=excluded, track=track)
 

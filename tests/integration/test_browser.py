@@ -276,7 +276,7 @@ def test_an_incident_timeline_and_a_maintenance_badge_show_without_errors_and_op
 
     from statuspage import operators
 
-    from .opsdata import truncate
+    from ..helpers.opsdata import truncate
 
     truncate(writer)
     add_trade(writer, 1, utcnow() - timedelta(hours=2), "12.5")

@@ -14,6 +14,7 @@ from statuspage.status import Component
 from statuspage.vocabulary import DEGRADED, DOWN, OPERATIONAL, UNKNOWN
 
 from ..helpers.trades import utc
+from ..helpers.wait import wait_until
 
 T = utc(2026, 4, 30, 12, 0)
 NAMES = ["engine", "metrics", "database", "snapshot"]
@@ -104,7 +105,8 @@ def test_only_one_of_two_contenders_holds_the_lock_and_the_other_takes_over(hist
         # a's session is killed from outside: its lock goes with it
         pid = a.conn.info.backend_pid
         hist.execute("SELECT pg_terminate_backend(%s)", (pid,))
-        assert b.ensure() is True
+        # pg_terminate_backend returns once the signal is sent; the lock goes when the session has ended
+        wait_until(b.ensure, timeout=10, what="b taking the lock")
         assert a.ensure() is False  # a notices, reconnects, and follows
     finally:
         a.close()
