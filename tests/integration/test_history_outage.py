@@ -8,14 +8,10 @@ true times (a flap included), and the outbox does not alert again under another 
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import psycopg
-import pytest
 
 from statuspage.demo import seed
 from statuspage.jobs.scheduler import history_job, probe_database_job, refresh_job
@@ -27,48 +23,6 @@ from ..helpers.trades import utc
 from ..helpers.wait import wait_until
 
 INTERVAL_S = 1  # PROBE_INTERVAL_S of these tests
-
-
-class Receiver:
-    """A webhook receiver that answers 200 and keeps every request: body, Idempotency-Key, time."""
-
-    def __init__(self) -> None:
-        self.received: list[dict] = []
-        self._lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with receiver._lock:
-                    receiver.received.append({"body": body, "key": self.headers["Idempotency-Key"],
-                                              "at": datetime.now(UTC)})
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook/t0ken"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def messages(self, component: str, event: str) -> list[dict]:
-        with self._lock:
-            return [r for r in self.received if r["body"]["component"] == component and r["body"]["event"] == event]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def hook():
-    receiver = Receiver()
-    yield receiver
-    receiver.close()
 
 
 def _rows(dsn: str, query: str, params: tuple = ()) -> list[tuple]:
@@ -84,7 +38,8 @@ def _away_from_the_tick() -> None:
 
 
 def test_a_database_outage_is_alerted_and_shown_while_it_lasts_and_recorded_true_after(
-        private_pg, make_app, serve, hook) -> None:
+        private_pg, make_app, serve, receiver) -> None:
+    hook = receiver()
     dsn = private_pg.dsn
     with psycopg.connect(dsn, autocommit=True) as conn:
         seed.create_schema(conn)
