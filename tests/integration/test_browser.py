@@ -145,16 +145,14 @@ def test_failed_poll_keeps_the_page_and_says_connection_lost_until_the_next_succ
 
 
 def test_an_incident_timeline_and_a_maintenance_badge_show_without_errors_and_operator_html_stays_text(
-        writer: psycopg.Connection, make_app: Callable[..., Flask], serve: Callable[[Flask], LiveServer],
+        ops_db: psycopg.Connection, make_app: Callable[..., Flask], serve: Callable[[Flask], LiveServer],
         tabs: Callable[..., Tab]) -> None:
     """Issue 13: what operators write reaches an open page by its own polling; their HTML is text."""
     from playwright.sync_api import expect
 
     from statuspage import operators
 
-    from .opsdata import truncate
-
-    truncate(writer)
+    writer = ops_db  # the operator tables empty before and after: what this test writes is not left behind
     add_trade(writer, 1, utcnow() - timedelta(hours=2), "12.5")
     server = serve(make_app(**FAST_PAGE))
     wait_until(lambda: server.get("/readyz").status == 200, timeout=20, what="first snapshot")
@@ -165,37 +163,34 @@ def test_an_incident_timeline_and_a_maintenance_badge_show_without_errors_and_op
     author = operators.Author("cli", "browser-test")
     hostile = ('<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>\n'
                "Status: https://example.com/incident?id=1&x=2")
-    try:
-        now = utcnow()
-        incident_id = operators.open_incident(writer, operators.NewIncident(
-            "Engine flat", "major", ("engine",), "investigating", hostile), now, author)
-        operators.update_incident(writer, incident_id, operators.NewUpdate("identified", "Cause found."), now, author)
-        operators.schedule(writer, operators.new_window({"title": "Engine deploy", "components": ["engine"],
-                                                         "minutes": 30}, now), now, author)
+    now = utcnow()
+    incident_id = operators.open_incident(writer, operators.NewIncident(
+        "Engine flat", "major", ("engine",), "investigating", hostile), now, author)
+    operators.update_incident(writer, incident_id, operators.NewUpdate("identified", "Cause found."), now, author)
+    operators.schedule(writer, operators.new_window({"title": "Engine deploy", "components": ["engine"],
+                                                     "minutes": 30}, now), now, author)
 
-        card = page.locator(f"#open-notice-{incident_id}")
-        expect(card).to_be_visible(timeout=WAIT_MS)  # no reload: the board region's poll brought it
-        expect(card.locator(".timeline__status")).to_have_text(["Identified", "Investigating"])
-        message = card.locator(".timeline__item").nth(1).locator(".message")
-        expect(message).to_contain_text('<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>')
-        assert message.locator("img, script").count() == 0
-        link = message.locator("a")
-        expect(link).to_have_attribute("href", "https://example.com/incident?id=1&x=2")
-        expect(link).to_have_attribute("rel", "nofollow noopener noreferrer")
-        assert page.evaluate("() => window.__xss") is None
+    card = page.locator(f"#open-notice-{incident_id}")
+    expect(card).to_be_visible(timeout=WAIT_MS)  # no reload: the board region's poll brought it
+    expect(card.locator(".timeline__status")).to_have_text(["Identified", "Investigating"])
+    message = card.locator(".timeline__item").nth(1).locator(".message")
+    expect(message).to_contain_text('<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>')
+    assert message.locator("img, script").count() == 0
+    link = message.locator("a")
+    expect(link).to_have_attribute("href", "https://example.com/incident?id=1&x=2")
+    expect(link).to_have_attribute("rel", "nofollow noopener noreferrer")
+    assert page.evaluate("() => window.__xss") is None
 
-        engine = page.locator("#component-engine")
-        expect(engine).to_have_attribute("data-state", "maintenance", timeout=WAIT_MS)
-        expect(engine.locator(".badge")).to_have_text("Maintenance")
-        expect(page.locator(".maintenance-now__title")).to_have_text("Maintenance in progress: Engine deploy")
-        expect(page.locator("#banner .banner__headline")).to_have_text("Partial outage")  # the incident's impact
-        tab.screenshot("page-operators.png")
-        assert tab.contrast_failures() == []
-        dark = tabs(server, viewport={"width": 1280, "height": 900}, color_scheme="dark")
-        expect(dark.page.locator(f"#open-notice-{incident_id}")).to_be_visible()
-        dark.screenshot("page-operators-dark.png")
-        assert dark.contrast_failures() == []
-        for each in (tab, dark):
-            assert each.console_errors == [] and each.page_errors == [] and each.csp_violations() == []
-    finally:
-        truncate(writer)
+    engine = page.locator("#component-engine")
+    expect(engine).to_have_attribute("data-state", "maintenance", timeout=WAIT_MS)
+    expect(engine.locator(".badge")).to_have_text("Maintenance")
+    expect(page.locator(".maintenance-now__title")).to_have_text("Maintenance in progress: Engine deploy")
+    expect(page.locator("#banner .banner__headline")).to_have_text("Partial outage")  # the incident's impact
+    tab.screenshot("page-operators.png")
+    assert tab.contrast_failures() == []
+    dark = tabs(server, viewport={"width": 1280, "height": 900}, color_scheme="dark")
+    expect(dark.page.locator(f"#open-notice-{incident_id}")).to_be_visible()
+    dark.screenshot("page-operators-dark.png")
+    assert dark.contrast_failures() == []
+    for each in (tab, dark):
+        assert each.console_errors == [] and each.page_errors == [] and each.csp_violations() == []
