@@ -165,11 +165,7 @@ class Durations:
 class Part:
     """The order-free sums and the streaks of some trades: what a statistics window is made of."""
 
-    trades: int = 0
-    wins: int = 0
-    losses: int = 0
-    pnl: Decimal = _ZERO
-    fees: Decimal = _ZERO
+    tally: Tally = Tally()  # trades, wins, losses, pnl and fees
     win_sum: Decimal = _ZERO
     loss_sum: Decimal = _ZERO  # zero or negative
     durations: int = 0  # trades with a duration (closed at or after they opened)
@@ -180,8 +176,7 @@ class Part:
 
     def then(self, later: Part) -> Part:
         return Part(
-            trades=self.trades + later.trades, wins=self.wins + later.wins, losses=self.losses + later.losses,
-            pnl=self.pnl + later.pnl, fees=self.fees + later.fees, win_sum=self.win_sum + later.win_sum,
+            tally=self.tally + later.tally, win_sum=self.win_sum + later.win_sum,
             loss_sum=self.loss_sum + later.loss_sum, durations=self.durations + later.durations,
             duration_sum_us=self.duration_sum_us + later.duration_sum_us, volume=self.volume + later.volume,
             streaks=self.streaks.then(later.streaks),
@@ -324,7 +319,7 @@ def read_segment(cur: Cursor[dict[str, Any]], start: datetime | str, end: dateti
         if sys.byteorder == "little":
             runs.byteswap()  # int8send writes network order
     part = Part(
-        trades=row["trades"], wins=row["wins"], losses=row["losses"], pnl=row["pnl"], fees=row["fees"],
+        tally=Tally(row["trades"], row["wins"], row["losses"], row["pnl"], row["fees"]),
         win_sum=row["win_sum"], loss_sum=row["loss_sum"], durations=row["durations"],
         duration_sum_us=row["duration_sum_us"], volume=row["volume"],
         streaks=Streaks(row["trades"], row["longest_win"], row["longest_loss"], row["lead_wins"],
@@ -369,15 +364,15 @@ class Stats:
 
     @property
     def avg_win(self) -> Decimal | None:
-        return self.part.win_sum / self.part.wins if self.part.wins else None
+        return self.part.win_sum / self.part.tally.wins if self.part.tally.wins else None
 
     @property
     def avg_loss(self) -> Decimal | None:
-        return self.part.loss_sum / self.part.losses if self.part.losses else None
+        return self.part.loss_sum / self.part.tally.losses if self.part.tally.losses else None
 
     @property
     def expectancy(self) -> Decimal | None:
-        return self.part.pnl / self.part.trades if self.part.trades else None
+        return self.part.tally.pnl / self.part.tally.trades if self.part.tally.trades else None
 
     @property
     def payoff_ratio(self) -> float | None:
@@ -392,7 +387,7 @@ class Stats:
     def to_public(self) -> dict[str, Any]:
         p, avg, median = self.part, self.avg_duration_us, self.median_duration_us
         return {
-            "trades": p.trades,
+            "trades": p.tally.trades,
             "expectancy": None if self.expectancy is None else money(self.expectancy),
             "avg_win": None if self.avg_win is None else money(self.avg_win),
             "avg_loss": None if self.avg_loss is None else money(self.avg_loss),
@@ -585,7 +580,7 @@ def _kept(cur: Cursor[dict[str, Any]], now: datetime, until: datetime, before_un
     # and every day after the first of them (their paths continued from it).
     landing_days = {day: (trades, pnl) for day, trades, pnl in daily}
     for day in sorted(days):
-        part = days[day].part
+        part = days[day].part.tally
         if day >= today or landing_days.get(day, (part.trades, part.pnl)) != (part.trades, part.pnl):
             days = {d: s for d, s in days.items() if d < day}
             break
@@ -599,7 +594,7 @@ def _kept(cur: Cursor[dict[str, Any]], now: datetime, until: datetime, before_un
         if _midnight(day) < until:  # days that were never kept: read them together
             base = base.then(read_segment(cur, _midnight(day), until, now, base.path))
             days = {d: s for d, s in days.items() if _midnight(d) >= until}
-        if (base.part.trades, base.part.pnl, base.part.fees) == before_until:
+        if (base.part.tally.trades, base.part.tally.pnl, base.part.tally.fees) == before_until:
             return base, until, days
     history = read_history(cur, until, now, cache.chunk_rows)
     cache.reads += 1
@@ -651,14 +646,15 @@ def violations(track: TrackRecord, landing: Mapping[str, Any], landing_max_drawd
     problems: list[str] = []
     for name in STAT_WINDOWS:
         part, w = track.windows[name], landing[name]
-        mine, theirs = (part.trades, part.wins, part.losses, part.pnl), (w.trades, w.wins, w.losses, w.pnl)
+        t = part.tally
+        mine, theirs = (t.trades, t.wins, t.losses, t.pnl), (w.trades, w.wins, w.losses, w.pnl)
         if mine != theirs:
             problems.append(f"stats {name}: trades, wins, losses, pnl {mine} != landing's {theirs}")
-        if part.wins + part.losses > part.trades or part.durations > part.trades:
+        if t.wins + t.losses > t.trades or part.durations > t.trades:
             problems.append(f"stats {name}: more wins, losses or durations than trades")
-        if part.streaks.longest_win > part.wins or part.streaks.longest_loss > part.losses:
+        if part.streaks.longest_win > t.wins or part.streaks.longest_loss > t.losses:
             problems.append(f"stats {name}: a streak longer than its wins or losses")
-    everything = track.windows["all"]
+    everything = track.windows["all"].tally
     total = (everything.trades, everything.wins, everything.losses, everything.pnl, everything.fees)
 
     def sums(tallies: Iterable[Tally]) -> tuple[int, int, int, Decimal, Decimal]:

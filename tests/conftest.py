@@ -8,10 +8,12 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from flask import Flask
+from psycopg_pool import ConnectionPool
 
 from statuspage import create_app
 from statuspage.db import migrate
@@ -20,7 +22,8 @@ from statuspage.demo.pgserver import EmbeddedPostgres
 from statuspage.demo.simengine import SimEngine
 
 from .helpers import gunicorn, opsdata
-from .helpers.app import settings_for
+from .helpers.app import page_pool, settings_for
+from .helpers.browser import CHROMIUM, CHROMIUM_ARGS, Tab, chromium_or_skip
 from .helpers.http import LiveServer
 from .helpers.webhooks import Receiver
 
@@ -51,6 +54,35 @@ def writer(pg_dsn: str) -> Iterator[psycopg.Connection]:
                      "statuspage.incidents, statuspage.notifications")
         # the guard's memory: a mark left by another test would hold this test's numbers back
         conn.execute("TRUNCATE statuspage.snapshot_guard, statuspage.snapshot_accepts")
+        yield conn
+
+
+@pytest.fixture
+def hist(pg_dsn: str) -> Iterator[psycopg.Connection]:
+    """A read-write connection with a freshly migrated, empty statuspage schema."""
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS statuspage CASCADE")
+        migrate.migrate(conn)
+        yield conn
+
+
+@pytest.fixture
+def pool(pg_dsn: str) -> Iterator[ConnectionPool]:
+    """The page's own read-only pool on the test database, as the page builds it."""
+    with page_pool(pg_dsn) as pool:
+        yield pool
+
+
+@pytest.fixture
+def stat_statements(pg_dsn: str, writer: psycopg.Connection) -> Iterator[psycopg.Connection]:
+    """A connection to read pg_stat_statements (preloaded by the session's embedded PostgreSQL) in
+    the test database; the test is skipped on a TEST_DATABASE_URL server without it."""
+    try:
+        writer.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        writer.execute("SELECT count(*) FROM pg_stat_statements").fetchone()
+    except psycopg.Error as exc:  # a TEST_DATABASE_URL server without the preloaded library
+        pytest.skip(f"pg_stat_statements is not available: {type(exc).__name__}: {exc}".strip())
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
         yield conn
 
 
@@ -146,3 +178,29 @@ def receiver() -> Iterator[Callable[..., Receiver]]:
     yield make
     for r in made:
         r.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Chromium, once per test module; skipped (or failed, with STATUSPAGE_REQUIRE_BROWSER=1) without it."""
+    chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
+                                              timeout=60_000)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def tabs(browser: Any) -> Iterator[Callable[..., Tab]]:
+    opened: list[Tab] = []
+
+    def open_tab(server: LiveServer, **options: Any) -> Tab:
+        opened.append(Tab(browser, server, **options))
+        return opened[-1]
+
+    yield open_tab
+    for tab in opened:
+        tab.close()

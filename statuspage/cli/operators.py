@@ -15,6 +15,8 @@ from typing import Any
 HISTORY_DB = "Writes through HISTORY_DATABASE_URL, else DATABASE_URL; the page shows it within PROBE_INTERVAL_S."
 IMPACT_HELP = "none, minor, major or critical"
 STATUS_HELP = "investigating, identified, monitoring or resolved"
+TITLE_HELP = "one line, at most 200 characters"
+MESSAGE_HELP = "plain text, at most 5,000 characters"
 WHEN_HELP = "ISO 8601 with a zone (2026-05-01T02:00:00Z, …+01:00), or now"
 
 
@@ -203,53 +205,53 @@ def _positive_id(raw: str) -> int:
     return int(raw)
 
 
+def _command(parent: Any, name: str, run: Callable[[argparse.Namespace], int] | None, help: str,
+             description: str, *, by_id: bool = False) -> argparse.ArgumentParser:
+    """One command under ``parent``'s subcommands: usage mistakes as one line, ``run`` to carry it out
+    and, ``by_id``, the id of what it acts on as its one positional argument."""
+    parser = _one_line(parent.add_parser(name, help=help, description=description))
+    if by_id:
+        parser.add_argument("id", type=_positive_id, metavar="ID")
+    if run is not None:
+        parser.set_defaults(run=run)
+    return parser
+
+
 def add_commands(commands: Any) -> None:
     """The operators' commands, under the top-level parser's subcommands."""
-    incident = _one_line(commands.add_parser(
-        "incident", help="open, update and list incidents shown on the page",
-        description="Incidents written by operators, beside the automatic ones. " + HISTORY_DB))
+    incident = _command(commands, "incident", None, "open, update and list incidents shown on the page",
+                        "Incidents written by operators, beside the automatic ones. " + HISTORY_DB)
     actions = incident.add_subparsers(dest="action", required=True, metavar="ACTION")
-    opened = _one_line(actions.add_parser("open", help="open an incident; prints its id",
-                                          description="Open an incident with its first update; prints its id."))
-    opened.add_argument("--title", required=True, help="one line, at most 200 characters")
+    opened = _command(actions, "open", _incident_open, "open an incident; prints its id",
+                      "Open an incident with its first update; prints its id.")
+    opened.add_argument("--title", required=True, help=TITLE_HELP)
     opened.add_argument("--impact", required=True, help=IMPACT_HELP)
     opened.add_argument("--component", action="append", required=True,
                         help="an affected component (engine, metrics, database, snapshot); repeat for more")
     opened.add_argument("--status", default="investigating", help="investigating (default), identified or monitoring")
-    opened.add_argument("--message", required=True, help="plain text, at most 5,000 characters")
-    opened.set_defaults(run=_incident_open)
+    opened.add_argument("--message", required=True, help=MESSAGE_HELP)
 
-    update = _one_line(actions.add_parser(
-        "update", help="add an update to an incident (operator or automatic)",
-        description="Add an update. On an operator incident its status becomes the incident's (resolved closes "
-                    "it); an automatic incident keeps its own open and resolve."))
-    update.add_argument("id", type=_positive_id, metavar="ID")
+    update = _command(actions, "update", _incident_update, "add an update to an incident (operator or automatic)",
+                      "Add an update. On an operator incident its status becomes the incident's (resolved closes "
+                      "it); an automatic incident keeps its own open and resolve.", by_id=True)
     update.add_argument("--status", required=True, help=STATUS_HELP)
-    update.add_argument("--message", required=True, help="plain text, at most 5,000 characters")
-    update.set_defaults(run=_incident_update)
+    update.add_argument("--message", required=True, help=MESSAGE_HELP)
 
-    postmortem = _one_line(actions.add_parser(
-        "postmortem", help="attach a postmortem to a resolved incident",
-        description="Attach a postmortem to a resolved incident; a second one replaces the first."))
-    postmortem.add_argument("id", type=_positive_id, metavar="ID")
-    postmortem.add_argument("--message", required=True, help="plain text, at most 5,000 characters")
-    postmortem.set_defaults(run=_incident_postmortem)
+    postmortem = _command(actions, "postmortem", _incident_postmortem, "attach a postmortem to a resolved incident",
+                          "Attach a postmortem to a resolved incident; a second one replaces the first.", by_id=True)
+    postmortem.add_argument("--message", required=True, help=MESSAGE_HELP)
 
-    listed = _one_line(actions.add_parser("list", help="open incidents and those resolved in the last 14 days",
-                                          description="Open incidents and those resolved in the last 14 days, "
-                                                      "both kinds, newest first, tab-separated."))
-    listed.set_defaults(run=_incident_list)
+    _command(actions, "list", _incident_list, "open incidents and those resolved in the last 14 days",
+             "Open incidents and those resolved in the last 14 days, both kinds, newest first, tab-separated.")
 
-    windows = _one_line(commands.add_parser(
-        "maintenance", help="schedule, cancel and list maintenance windows",
-        description="Maintenance windows: while one is in progress its components show maintenance, open no "
-                    "automatic incident and send no alert. " + HISTORY_DB))
+    windows = _command(commands, "maintenance", None, "schedule, cancel and list maintenance windows",
+                       "Maintenance windows: while one is in progress its components show maintenance, open no "
+                       "automatic incident and send no alert. " + HISTORY_DB)
     actions = windows.add_subparsers(dest="action", required=True, metavar="ACTION")
-    plan = _one_line(actions.add_parser(
-        "schedule", help="schedule a one-off or recurring window; prints its id",
-        description="One-off: --start and --end. Recurring: --cron (five fields, weekdays as names), --duration "
-                    "and --timezone. Prints the new window's id."))
-    plan.add_argument("--title", required=True, help="one line, at most 200 characters")
+    plan = _command(actions, "schedule", _maintenance_schedule, "schedule a one-off or recurring window; prints its id",
+                    "One-off: --start and --end. Recurring: --cron (five fields, weekdays as names), --duration "
+                    "and --timezone. Prints the new window's id.")
+    plan.add_argument("--title", required=True, help=TITLE_HELP)
     plan.add_argument("--component", action="append", required=True,
                       help="a component the window covers (engine, metrics, database, snapshot); repeat for more")
     plan.add_argument("--start", help=WHEN_HELP)
@@ -258,25 +260,16 @@ def add_commands(commands: Any) -> None:
     plan.add_argument("--duration", help="e.g. 45m, 1h30m")
     plan.add_argument("--timezone", help="IANA name, e.g. Europe/London")
     plan.add_argument("--message", help="plain text shown with the window, at most 5,000 characters")
-    plan.set_defaults(run=_maintenance_schedule)
 
-    cancel = _one_line(actions.add_parser(
-        "cancel", help="cancel a window (one in progress ends now)",
-        description="Cancel a window: one not yet begun never happens; one in progress ends now."))
-    cancel.add_argument("id", type=_positive_id, metavar="ID")
-    cancel.set_defaults(run=_maintenance_cancel)
+    _command(actions, "cancel", _maintenance_cancel, "cancel a window (one in progress ends now)",
+             "Cancel a window: one not yet begun never happens; one in progress ends now.", by_id=True)
+    _command(actions, "list", _maintenance_list, "windows and their state",
+             "Windows not over for more than 14 days, newest first, with their state now, tab-separated.")
 
-    listed = _one_line(actions.add_parser("list", help="windows and their state",
-                                          description="Windows not over for more than 14 days, newest first, "
-                                                      "with their state now, tab-separated."))
-    listed.set_defaults(run=_maintenance_list)
-
-    announce = _one_line(commands.add_parser(
-        "announce", help="set or clear the banner announcement",
-        description="`announce --message … [--until ISO]` sets the one announcement shown on the page (news "
-                    "that is not an incident); `announce clear` removes it. " + HISTORY_DB))
+    announce = _command(commands, "announce", _announce, "set or clear the banner announcement",
+                        "`announce --message … [--until ISO]` sets the one announcement shown on the page (news "
+                        "that is not an incident); `announce clear` removes it. " + HISTORY_DB)
     announce.add_argument("action", nargs="?", choices=["clear"], metavar="clear",
                           help="remove the announcement instead of setting one")
-    announce.add_argument("--message", help="plain text, at most 5,000 characters")
+    announce.add_argument("--message", help=MESSAGE_HELP)
     announce.add_argument("--until", help="when it stops being shown: " + WHEN_HELP)
-    announce.set_defaults(run=_announce)

@@ -1,6 +1,6 @@
 """Geometry of the equity curve and the underwater (drawdown) chart under it, as plain numbers and
-SVG path strings; ``templates/_equity.html`` draws them. Both charts share one time axis: the same
-days at the same x.
+SVG path strings (each a ``chart.Plot``); ``templates/_equity.html`` draws them. Both charts share
+one time axis: the same days at the same x.
 
 A long history is reduced here, never sent whole to the browser: the days are cut into at most
 ``BUCKETS`` buckets of equal length and each bucket keeps only the days of its extremes (the highest
@@ -16,9 +16,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from ..track import EquityDay
-from .chart import Tick, nice_step
+from .chart import WIDTH, Plot, plot
 
-WIDTH, EQUITY_HEIGHT, UNDERWATER_HEIGHT = 300.0, 100.0, 40.0
+EQUITY_HEIGHT, UNDERWATER_HEIGHT = 100.0, 40.0
 BUCKETS = 150  # at most 4 days drawn per bucket: 600 points however long the history
 
 # The range switch: a name in the URL, a label, and how many days back (None: since the first trade).
@@ -67,58 +67,6 @@ def reduce_extremes(series: Sequence[Sequence[Decimal]], buckets: int = BUCKETS)
     return sorted(keep)
 
 
-def _floor_to(value: Decimal, step: Decimal) -> Decimal:
-    return (value / step).to_integral_value(rounding="ROUND_FLOOR") * step
-
-
-def _ceil_to(value: Decimal, step: Decimal) -> Decimal:
-    return (value / step).to_integral_value(rounding="ROUND_CEILING") * step
-
-
-def _num(value: float) -> str:
-    return f"{value:.2f}".rstrip("0").rstrip(".")
-
-
-@dataclass(frozen=True)
-class Plot:
-    height: float
-    line: str  # SVG path through the drawn points
-    area: str  # the line closed along the zero line
-    zero_y: float
-    ticks: tuple[Tick, ...]  # top to bottom, evenly spaced, first at y=0 and last at y=height
-    step: Decimal
-    low: Decimal
-    high: Decimal
-
-    @property
-    def places(self) -> int:
-        return 0 if self.step >= 1 else 2
-
-
-def _plot(xs: Sequence[float], values: Sequence[Decimal], height: float, intervals: int) -> Plot:
-    low, high = min(values), max(values)
-    bottom, top = min(low, Decimal(0)), max(high, Decimal(0))
-    step = nice_step(top - bottom, intervals)
-    bottom, top = _floor_to(bottom, step), _ceil_to(top, step)
-    if top == bottom:  # nothing but zero: a flat line, zero at the top (underwater) or the middle
-        step = Decimal(1)
-        bottom, top = (-step, Decimal(0)) if intervals == 1 else (-step, step)
-    span = top - bottom
-
-    def y(value: Decimal) -> float:
-        return float((top - value) / span) * height
-
-    coords = [(x, y(v)) for x, v in zip(xs, values, strict=True)]
-    if len(coords) == 1:  # one day: a level segment across the plot
-        coords = [(0.0, coords[0][1]), (WIDTH, coords[0][1])]
-    line = "M" + " L".join(f"{_num(cx)},{_num(cy)}" for cx, cy in coords)
-    zero_y = y(Decimal(0))
-    area = f"{line} L{_num(coords[-1][0])},{_num(zero_y)} L{_num(coords[0][0])},{_num(zero_y)} Z"
-    count = int(span / step)
-    ticks = tuple(Tick(top - i * step, i * height / count) for i in range(count + 1))
-    return Plot(height=height, line=line, area=area, zero_y=zero_y, ticks=ticks, step=step, low=low, high=high)
-
-
 @dataclass(frozen=True)
 class EquityChart:
     range: str
@@ -153,6 +101,6 @@ def equity_chart(equity: Sequence[EquityDay], chart_range: str, today: date,
     return EquityChart(
         range=chart_range, width=WIDTH, first_day=days[0].day, last_day=days[-1].day, days=len(days),
         drawn=len(drawn), first=cums[0], last=cums[-1], now=drawdowns[-1],
-        equity=_plot(xs, [cums[i] for i in drawn], EQUITY_HEIGHT, 4),
-        underwater=_plot(xs, [drawdowns[i] for i in drawn], UNDERWATER_HEIGHT, 1),
+        equity=plot(xs, [cums[i] for i in drawn], EQUITY_HEIGHT, 4),
+        underwater=plot(xs, [drawdowns[i] for i in drawn], UNDERWATER_HEIGHT, 1),
     )

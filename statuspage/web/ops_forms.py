@@ -151,6 +151,9 @@ def _raw() -> dict[str, Any]:
     return raw
 
 
+Write = Callable[..., str]  # (conn, now, author, **the rule's values) -> what was done, in words
+
+
 def _write(done: Callable[[psycopg.Connection, datetime, operators.Author], str]) -> Response:
     """Validate and write; 303 to /ops with what was done, or /ops again with the refusal."""
     rt, now = _rt(), utcnow()
@@ -167,81 +170,78 @@ def _write(done: Callable[[psycopg.Connection, datetime, operators.Author], str]
     return _private(redirect("/ops", code=303))
 
 
+def _form(rule: str) -> Callable[[Write], Write]:
+    """Register ``write`` as the form posted to ``rule``: every form goes through ``_write``, so each
+    one only says what it writes and what to tell the operator."""
+
+    def register(write: Write) -> Write:
+        def view(**values: Any) -> Response:
+            return _write(lambda conn, now, author: write(conn, now, author, **values))
+
+        bp.add_url_rule(rule, write.__name__, view, methods=["POST"])
+        return write
+
+    return register
+
+
 def _id(raw: Any) -> int:
     if not isinstance(raw, str) or not raw.isdigit():
         raise operators.Invalid("choose an incident by its id")
     return int(raw)
 
 
-@bp.post("/incidents")
-def open_incident() -> Response:
-    def done(conn: psycopg.Connection, now: datetime, author: operators.Author) -> str:
-        new = operators.new_incident(_raw())
-        return f"Incident {operators.open_incident(conn, new, now, author)} opened."
-
-    return _write(done)
+def _incident_form() -> tuple[int, dict[str, Any]]:
+    """The incident a form names, and the rest of the form."""
+    raw = _raw()
+    return _id(raw.pop("incident", None)), raw
 
 
-@bp.post("/incidents/update")
-def update_incident() -> Response:
-    def done(conn: psycopg.Connection, now: datetime, author: operators.Author) -> str:
-        raw = _raw()
-        incident_id = _id(raw.pop("incident", None))
-        new = operators.new_update(raw)
-        operators.update_incident(conn, incident_id, new, now, author)
-        return f"Incident {incident_id}: {new.status}."
-
-    return _write(done)
+@_form("/incidents")
+def open_incident(conn: psycopg.Connection, now: datetime, author: operators.Author) -> str:
+    new = operators.new_incident(_raw())
+    return f"Incident {operators.open_incident(conn, new, now, author)} opened."
 
 
-@bp.post("/incidents/postmortem")
-def postmortem() -> Response:
-    def done(conn: psycopg.Connection, now: datetime, author: operators.Author) -> str:
-        raw = _raw()
-        incident_id = _id(raw.pop("incident", None))
-        operators.add_postmortem(conn, incident_id, operators.postmortem_text(raw), now, author)
-        return f"Incident {incident_id}: postmortem attached."
-
-    return _write(done)
+@_form("/incidents/update")
+def update_incident(conn: psycopg.Connection, now: datetime, author: operators.Author) -> str:
+    incident_id, raw = _incident_form()
+    new = operators.new_update(raw)
+    operators.update_incident(conn, incident_id, new, now, author)
+    return f"Incident {incident_id}: {new.status}."
 
 
-@bp.post("/maintenances")
-def schedule() -> Response:
-    def done(conn: psycopg.Connection, now: datetime, author: operators.Author) -> str:
-        raw = _raw()
-        if "minutes" in raw:
-            minutes = raw["minutes"]
-            raw["minutes"] = int(minutes) if minutes.isdigit() else minutes
-        new = operators.new_window(raw, now)
-        return f"Maintenance {operators.schedule(conn, new, now, author)} scheduled."
-
-    return _write(done)
+@_form("/incidents/postmortem")
+def postmortem(conn: psycopg.Connection, now: datetime, author: operators.Author) -> str:
+    incident_id, raw = _incident_form()
+    operators.add_postmortem(conn, incident_id, operators.postmortem_text(raw), now, author)
+    return f"Incident {incident_id}: postmortem attached."
 
 
-@bp.post("/maintenances/<int:window_id>/cancel")
-def cancel(window_id: int) -> Response:
-    def done(conn: psycopg.Connection, now: datetime, author: operators.Author) -> str:
-        return f"Maintenance {window_id}: {operators.cancel(conn, window_id, now, author)}."
-
-    return _write(done)
-
-
-@bp.post("/announcement")
-def announce() -> Response:
-    def done(conn: psycopg.Connection, now: datetime, author: operators.Author) -> str:
-        message, until = operators.new_announcement(_raw(), now)
-        operators.announce(conn, message, until, now, author)
-        return "Announcement set."
-
-    return _write(done)
+@_form("/maintenances")
+def schedule(conn: psycopg.Connection, now: datetime, author: operators.Author) -> str:
+    raw = _raw()
+    if "minutes" in raw:
+        minutes = raw["minutes"]
+        raw["minutes"] = int(minutes) if minutes.isdigit() else minutes
+    new = operators.new_window(raw, now)
+    return f"Maintenance {operators.schedule(conn, new, now, author)} scheduled."
 
 
-@bp.post("/announcement/clear")
-def clear_announcement() -> Response:
-    def done(conn: psycopg.Connection, now: datetime, author: operators.Author) -> str:
-        return "Announcement cleared." if operators.clear_announcement(conn, now, author) else "No announcement."
+@_form("/maintenances/<int:window_id>/cancel")
+def cancel(conn: psycopg.Connection, now: datetime, author: operators.Author, window_id: int) -> str:
+    return f"Maintenance {window_id}: {operators.cancel(conn, window_id, now, author)}."
 
-    return _write(done)
+
+@_form("/announcement")
+def announce(conn: psycopg.Connection, now: datetime, author: operators.Author) -> str:
+    message, until = operators.new_announcement(_raw(), now)
+    operators.announce(conn, message, until, now, author)
+    return "Announcement set."
+
+
+@_form("/announcement/clear")
+def clear_announcement(conn: psycopg.Connection, now: datetime, author: operators.Author) -> str:
+    return "Announcement cleared." if operators.clear_announcement(conn, now, author) else "No announcement."
 
 
 ops.bp.register_blueprint(bp)  # below the operator view: its guard runs first

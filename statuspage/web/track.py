@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date
 from decimal import ROUND_HALF_UP, Decimal
@@ -51,22 +52,24 @@ def _compact(payload: Any) -> bytes:
     return json.dumps(payload, separators=(",", ":")).encode()
 
 
-@bp.get("/performance/track-record.json")
-def track_record() -> Response:
+def _track_json(name: str, public: Callable[[TrackRecord, bool], Any]) -> Response:
+    """``public(track, stale)`` as compact JSON, rendered once per snapshot and staleness; 503 before
+    the first read."""
     track, version, stale = _current()
     if track is None:
         return _json({"error": WAITING}, 503)
-    rendered = _cache().get("track-record", (version, stale), lambda: _compact(track.to_public(stale=stale)))
+    rendered = _cache().get(name, (version, stale), lambda: _compact(public(track, stale)))
     return send(rendered, "application/json")
+
+
+@bp.get("/performance/track-record.json")
+def track_record() -> Response:
+    return _track_json("track-record", lambda track, stale: track.to_public(stale=stale))
 
 
 @bp.get("/performance/equity.json")
 def equity_json() -> Response:
-    track, version, stale = _current()
-    if track is None:
-        return _json({"error": WAITING}, 503)
-    rendered = _cache().get("equity", (version, stale), lambda: _compact(track.equity_public(stale=stale)))
-    return send(rendered, "application/json")
+    return _track_json("equity", lambda track, stale: track.equity_public(stale=stale))
 
 
 def daily_csv_bytes(track: TrackRecord) -> bytes:

@@ -6,8 +6,11 @@
 - ``trades``: ``add_trade`` (the engine's insert), ``utc``
 - ``app``: the tests' short intervals (``FAST``, ``settings_for``), background jobs run by hand with a
   given ``now``, the page as a visitor reads it, every public GET, the app in a process of its own
-- ``gunicorn``: gunicorn exactly as in production, started by a test
+- ``gunicorn``: gunicorn exactly as in production, started by a test (the one launcher; ``frontends``
+  puts nginx in front of it)
 - ``webhooks``: a scripted webhook receiver on 127.0.0.1
+- ``browser``: headless Chromium's settings, a tab that records console errors and CSP violations,
+  the contrast check (the ``browser`` and ``tabs`` fixtures start them)
 - ``envtools``: ``python -m statuspage env`` run against a dict
 - ``recompute``: the landing numbers recomputed in plain Python from the definitions in docs/numbers.md
 - ``sentinels``: a sentinel value for every secret setting

@@ -3,15 +3,18 @@ as a visitor reads it, every public GET, and the app in a process of its own."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 
 from flask import Flask
+from psycopg_pool import ConnectionPool
 
 from statuspage.config import Settings, load_settings
+from statuspage.db import make_pool
 from statuspage.demo.pgserver import free_port
 from statuspage.jobs.scheduler import probe_database_job, probe_engine_job, probe_local_job, refresh_job
 from statuspage.state import Runtime
@@ -32,6 +35,17 @@ PAGE_JOBS: tuple[Callable[[Runtime, datetime | None], None], ...] = (
 
 def settings_for(dsn: str, **env: str) -> Settings:
     return load_settings({"DATABASE_URL": dsn, **FAST, **env})
+
+
+@contextlib.contextmanager
+def page_pool(dsn: str) -> Iterator[ConnectionPool]:
+    """The page's own read-only pool on ``dsn``, as the page builds it, open and ready; closed after."""
+    pool = make_pool(settings_for(dsn))
+    pool.wait(timeout=10)
+    try:
+        yield pool
+    finally:
+        pool.close()
 
 
 def runtime(app: Flask) -> Runtime:

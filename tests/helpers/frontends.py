@@ -11,17 +11,15 @@ import signal
 import socket
 import ssl
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.client import HTTPConnection, HTTPSConnection
 from pathlib import Path
 
-from statuspage.config import SETTINGS
 from statuspage.demo.pgserver import free_port
 
 from . import ROOT
-from .app import FAST
+from .gunicorn import Gunicorn, start
 from .http import Reply
 from .wait import wait_until
 
@@ -60,47 +58,20 @@ def request(url: str, path: str, headers: dict[str, str] | None = None, *, metho
         conn.close()
 
 
-@dataclass
-class Gunicorn:
-    proc: subprocess.Popen[bytes]
-    port: int
-    out: Path  # the access log
-    err: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def get(self, path: str, headers: dict[str, str] | None = None) -> Reply:
-        return request(self.url, path, headers)
-
-
 @contextlib.contextmanager
 def gunicorn(tmp_path: Path, dsn: str, *, loopback_only: bool = False, **env: str) -> Iterator[Gunicorn]:
-    """``gunicorn -c gunicorn.conf.py wsgi:app`` as production starts it (two workers), with
+    """gunicorn as production starts it (``tests/helpers/gunicorn.py``: two workers), with
     ``--bind 127.0.0.1:PORT`` behind nginx as docs/operations.md has it; ready (every worker has published
     its first snapshot) when yielded, stopped with SIGTERM after."""
     port = free_port()
-    args = ["--bind", f"127.0.0.1:{port}"] if loopback_only else []
-    environ = {k: v for k, v in os.environ.items()
-               if k not in {s.env for s in SETTINGS} | {"PROMETHEUS_MULTIPROC_DIR", "PORT", "WEB_CONCURRENCY"}}
-    environ.update(FAST, DATABASE_URL=dsn, PORT=str(port), WEB_CONCURRENCY="2", **env)
-    out, err = tmp_path / "gunicorn.out", tmp_path / "gunicorn.err"
-    with out.open("wb") as stdout, err.open("wb") as stderr:
-        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", *args, "wsgi:app"],
-                                cwd=ROOT, env=environ, stdout=stdout, stderr=stderr, start_new_session=True)
-    server = Gunicorn(proc, port, out, err)
+    # GUNICORN_CMD_ARGS is gunicorn's own way to pass its command-line flags: over the config file's bind
+    bind = {"GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port}"} if loopback_only else {}
+    server = start(tmp_path, "gunicorn", DATABASE_URL=dsn, PORT=str(port), **bind, **env)
     try:
-        def ready() -> bool:
-            assert proc.poll() is None, f"gunicorn exited:\n{err.read_text()[-3000:]}"
-            with contextlib.suppress(OSError):
-                return all(server.get("/performance/landing").status == 200 for _ in range(8))
-            return False
-
-        wait_until(ready, timeout=30, what="gunicorn serving the first snapshot in every worker")
+        server.wait_ready(timeout=30)
         yield server
     finally:
-        _stop(proc)
+        server.stop()
 
 
 @dataclass

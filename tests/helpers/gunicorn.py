@@ -35,8 +35,13 @@ class Gunicorn(servers.Gunicorn):
 
     made: Counter[str] = field(default_factory=Counter)
 
-    def get(self, path: str) -> Reply:
-        reply = get(self.url + path)
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> Reply:
+        """One GET on a fresh connection, sending exactly the Host given in ``headers`` if any."""
+        reply = get(self.url + path, headers)
         if path != "/metrics":  # the exporter does not count its own endpoint
             self.made[path] += 1
         return reply
@@ -62,10 +67,11 @@ class Gunicorn(servers.Gunicorn):
     def pids_that_served(self, path: str) -> set[int]:
         return {int(e["pid"].strip("<>")) for e in self.access() if e["path"] == path and e["status"] == "200"}
 
-    def wait_ready(self) -> None:
+    def wait_ready(self, timeout: float = 15) -> None:
         """Until every worker has booted, started its scheduler and published a snapshot."""
-        wait_until(lambda: len(self.scheduler_pids()) == 2, what="two schedulers started")
-        wait_until(lambda: all(r.status == 200 for r in self.get_many(LANDING, 16)), what="landing 200 everywhere")
+        wait_until(lambda: len(self.scheduler_pids()) == 2, timeout=timeout, what="two schedulers started")
+        wait_until(lambda: all(r.status == 200 for r in self.get_many(LANDING, 16)), timeout=timeout,
+                   what="landing 200 everywhere")
 
     def wait_exit(self, timeout: float) -> tuple[int, float]:
         rc = self.proc.wait(timeout=timeout)

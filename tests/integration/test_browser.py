@@ -3,17 +3,14 @@
 Short intervals, a database of the test's own that the test stops, a simulated engine on a real
 socket, and the page served with the server's own strict Content-Security-Policy header
 (statuspage.web.security): every violation is recorded by a listener the browser installs before any
-page script, and shows up as a console error too.
-Screenshots go to test-artifacts/ (ignored by git).
+page script, and shows up as a console error too. The browser, tabs and checks are
+tests/helpers/browser.py's; screenshots go to test-artifacts/ (ignored by git).
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
@@ -23,64 +20,13 @@ from statuspage.demo import seed
 from statuspage.demo.pgserver import EmbeddedPostgres
 from statuspage.demo.simengine import SimEngine
 from statuspage.formatting import utcnow
-from statuspage.web.security import CONTENT_SECURITY_POLICY
 
-from ..helpers import ROOT
+from ..helpers.browser import ARTIFACTS, FAST_PAGE, STALE_AFTER_S, WAIT_MS, Tab
 from ..helpers.http import LiveServer
 from ..helpers.trades import add_trade
 from ..helpers.wait import wait_until
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-ARTIFACTS = ROOT / "test-artifacts"
-# Installed by the browser before the page's own scripts; CSP does not apply to it.
-CSP_LISTENER_JS = """
-window.__cspViolations = [];
-document.addEventListener("securitypolicyviolation",
-  (e) => window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
-"""
-WAIT_MS = 15_000
-STALE_AFTER_S = 4
-FAST_PAGE = {"POLL_INTERVAL_S": "1", "REFRESH_INTERVAL_S": "1", "PROBE_INTERVAL_S": "1", "PROBE_TIMEOUT_S": "0.5",
-             "STALE_AFTER_S": str(STALE_AFTER_S), "DB_CONNECT_TIMEOUT_S": "1", "PROBE_CONFIRM": "2"}
-
-# Every text node's colour against the background it is painted on (alpha layers composited),
-# held to WCAG AA: 4.5:1, or 3:1 for large text.
-CONTRAST_JS = """() => {
-  const rgba = (c) => {
-    const p = c.match(/[\\d.]+/g).map(Number);
-    return {r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1};
-  };
-  const lum = (c) => [c.r, c.g, c.b]
-    .map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
-    .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
-  const over = (top, base) => ({r: top.r * top.a + base.r * (1 - top.a), g: top.g * top.a + base.g * (1 - top.a),
-                                b: top.b * top.a + base.b * (1 - top.a)});
-  const backdrop = (el) => {
-    const layers = [];
-    for (let e = el; e; e = e.parentElement) {
-      const c = rgba(getComputedStyle(e).backgroundColor);
-      if (c.a > 0) { layers.push(c); if (c.a >= 1) break; }
-    }
-    return layers.reverse().reduce((base, layer) => over(layer, base), {r: 255, g: 255, b: 255});
-  };
-  const failures = [];
-  for (const el of document.querySelectorAll("body *")) {
-    if (![...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim())) continue;
-    if (el.closest("[hidden], svg, .visually-hidden")) continue;
-    const style = getComputedStyle(el);
-    if (style.display === "none" || style.visibility === "hidden" || el.getClientRects().length === 0) continue;
-    const fg = lum(rgba(style.color)), bg = lum(backdrop(el));
-    const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
-    const size = parseFloat(style.fontSize), bold = parseInt(style.fontWeight, 10) >= 700;
-    const need = size >= 24 || (size >= 18.66 && bold) ? 3 : 4.5;
-    if (ratio < need) failures.push(`${el.textContent.trim().slice(0, 40)}: ${ratio.toFixed(2)} < ${need}`);
-  }
-  return failures;
-}"""
 
 # Sum of unexpected layout shifts since the observer was installed (a PerformanceObserver).
 SHIFT_OBSERVER_JS = """() => {
@@ -91,76 +37,6 @@ SHIFT_OBSERVER_JS = """() => {
 }"""
 
 
-def _chromium_or_skip() -> None:
-    if CHROMIUM.exists():
-        return
-    reason = (f"Chromium not found at {CHROMIUM}: install Debian's chromium package "
-              "(apt-get install chromium) to run the browser tests")
-    if os.environ.get("STATUSPAGE_REQUIRE_BROWSER") == "1":
-        pytest.fail(reason + " (STATUSPAGE_REQUIRE_BROWSER=1: the browser test is mandatory here)")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    _chromium_or_skip()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-                                              timeout=60_000)
-        yield chromium
-        chromium.close()
-
-
-class Tab:
-    """One browser context and page on the served app, recording what the console says."""
-
-    def __init__(self, browser: Any, server: LiveServer, **context_options: Any) -> None:
-        self.context = browser.new_context(**context_options)
-        self.context.set_default_timeout(WAIT_MS)
-        self.context.add_init_script(CSP_LISTENER_JS)
-        self.page = self.context.new_page()
-        self.console_errors: list[str] = []
-        self.page_errors: list[str] = []
-        self.fragment_statuses: list[int] = []
-        self.page.on("console", lambda m: m.type == "error" and self.console_errors.append(m.text))
-        self.page.on("pageerror", lambda e: self.page_errors.append(str(e)))
-        self.page.on("response", lambda r: "/fragments/" in r.url and self.fragment_statuses.append(r.status))
-        document = self.page.goto(server.url + "/")
-        assert document is not None and document.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
-        self.page.wait_for_function("() => window.htmx !== undefined && htmx.version.startsWith('2.')")
-
-    def csp_violations(self) -> list[str]:
-        return self.page.evaluate("() => window.__cspViolations")
-
-    def text(self, selector: str) -> str:
-        return self.page.locator(selector).inner_text()
-
-    def screenshot(self, name: str) -> Path:
-        ARTIFACTS.mkdir(exist_ok=True)
-        path = ARTIFACTS / name
-        self.page.screenshot(path=str(path), full_page=True)
-        return path
-
-    def contrast_failures(self) -> list[str]:
-        return self.page.evaluate(CONTRAST_JS)
-
-    def close(self) -> None:
-        self.context.close()
-
-
-@pytest.fixture
-def tabs(browser: Any) -> Iterator[Callable[..., Tab]]:
-    opened: list[Tab] = []
-
-    def open_tab(server: LiveServer, **options: Any) -> Tab:
-        opened.append(Tab(browser, server, **options))
-        return opened[-1]
-
-    yield open_tab
-    for tab in opened:
-        tab.close()
 
 
 def trades_7d(tab: Tab) -> int:
@@ -269,16 +145,14 @@ def test_failed_poll_keeps_the_page_and_says_connection_lost_until_the_next_succ
 
 
 def test_an_incident_timeline_and_a_maintenance_badge_show_without_errors_and_operator_html_stays_text(
-        writer: psycopg.Connection, make_app: Callable[..., Flask], serve: Callable[[Flask], LiveServer],
+        ops_db: psycopg.Connection, make_app: Callable[..., Flask], serve: Callable[[Flask], LiveServer],
         tabs: Callable[..., Tab]) -> None:
     """Issue 13: what operators write reaches an open page by its own polling; their HTML is text."""
     from playwright.sync_api import expect
 
     from statuspage import operators
 
-    from ..helpers.opsdata import truncate
-
-    truncate(writer)
+    writer = ops_db  # the operator tables empty before and after: what this test writes is not left behind
     add_trade(writer, 1, utcnow() - timedelta(hours=2), "12.5")
     server = serve(make_app(**FAST_PAGE))
     wait_until(lambda: server.get("/readyz").status == 200, timeout=20, what="first snapshot")
@@ -289,37 +163,34 @@ def test_an_incident_timeline_and_a_maintenance_badge_show_without_errors_and_op
     author = operators.Author("cli", "browser-test")
     hostile = ('<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>\n'
                "Status: https://example.com/incident?id=1&x=2")
-    try:
-        now = utcnow()
-        incident_id = operators.open_incident(writer, operators.NewIncident(
-            "Engine flat", "major", ("engine",), "investigating", hostile), now, author)
-        operators.update_incident(writer, incident_id, operators.NewUpdate("identified", "Cause found."), now, author)
-        operators.schedule(writer, operators.new_window({"title": "Engine deploy", "components": ["engine"],
-                                                         "minutes": 30}, now), now, author)
+    now = utcnow()
+    incident_id = operators.open_incident(writer, operators.NewIncident(
+        "Engine flat", "major", ("engine",), "investigating", hostile), now, author)
+    operators.update_incident(writer, incident_id, operators.NewUpdate("identified", "Cause found."), now, author)
+    operators.schedule(writer, operators.new_window({"title": "Engine deploy", "components": ["engine"],
+                                                     "minutes": 30}, now), now, author)
 
-        card = page.locator(f"#open-notice-{incident_id}")
-        expect(card).to_be_visible(timeout=WAIT_MS)  # no reload: the board region's poll brought it
-        expect(card.locator(".timeline__status")).to_have_text(["Identified", "Investigating"])
-        message = card.locator(".timeline__item").nth(1).locator(".message")
-        expect(message).to_contain_text('<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>')
-        assert message.locator("img, script").count() == 0
-        link = message.locator("a")
-        expect(link).to_have_attribute("href", "https://example.com/incident?id=1&x=2")
-        expect(link).to_have_attribute("rel", "nofollow noopener noreferrer")
-        assert page.evaluate("() => window.__xss") is None
+    card = page.locator(f"#open-notice-{incident_id}")
+    expect(card).to_be_visible(timeout=WAIT_MS)  # no reload: the board region's poll brought it
+    expect(card.locator(".timeline__status")).to_have_text(["Identified", "Investigating"])
+    message = card.locator(".timeline__item").nth(1).locator(".message")
+    expect(message).to_contain_text('<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>')
+    assert message.locator("img, script").count() == 0
+    link = message.locator("a")
+    expect(link).to_have_attribute("href", "https://example.com/incident?id=1&x=2")
+    expect(link).to_have_attribute("rel", "nofollow noopener noreferrer")
+    assert page.evaluate("() => window.__xss") is None
 
-        engine = page.locator("#component-engine")
-        expect(engine).to_have_attribute("data-state", "maintenance", timeout=WAIT_MS)
-        expect(engine.locator(".badge")).to_have_text("Maintenance")
-        expect(page.locator(".maintenance-now__title")).to_have_text("Maintenance in progress: Engine deploy")
-        expect(page.locator("#banner .banner__headline")).to_have_text("Partial outage")  # the incident's impact
-        tab.screenshot("page-operators.png")
-        assert tab.contrast_failures() == []
-        dark = tabs(server, viewport={"width": 1280, "height": 900}, color_scheme="dark")
-        expect(dark.page.locator(f"#open-notice-{incident_id}")).to_be_visible()
-        dark.screenshot("page-operators-dark.png")
-        assert dark.contrast_failures() == []
-        for each in (tab, dark):
-            assert each.console_errors == [] and each.page_errors == [] and each.csp_violations() == []
-    finally:
-        truncate(writer)
+    engine = page.locator("#component-engine")
+    expect(engine).to_have_attribute("data-state", "maintenance", timeout=WAIT_MS)
+    expect(engine.locator(".badge")).to_have_text("Maintenance")
+    expect(page.locator(".maintenance-now__title")).to_have_text("Maintenance in progress: Engine deploy")
+    expect(page.locator("#banner .banner__headline")).to_have_text("Partial outage")  # the incident's impact
+    tab.screenshot("page-operators.png")
+    assert tab.contrast_failures() == []
+    dark = tabs(server, viewport={"width": 1280, "height": 900}, color_scheme="dark")
+    expect(dark.page.locator(f"#open-notice-{incident_id}")).to_be_visible()
+    dark.screenshot("page-operators-dark.png")
+    assert dark.contrast_failures() == []
+    for each in (tab, dark):
+        assert each.console_errors == [] and each.page_errors == [] and each.csp_violations() == []

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -50,15 +50,9 @@ WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
 
 
 @pytest.fixture
-def counter(pg_dsn: str, writer: psycopg.Connection) -> Iterator[Callable[[], int]]:
+def counter(stat_statements: psycopg.Connection) -> Callable[[], int]:
     """Statements executed in the test database so far, from pg_stat_statements."""
-    try:
-        writer.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-        writer.execute(_COUNT).fetchone()
-    except psycopg.Error as exc:  # a TEST_DATABASE_URL server without the preloaded library
-        pytest.skip(f"pg_stat_statements is not available: {type(exc).__name__}: {exc}".strip())
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        yield lambda: int(conn.execute(_COUNT).fetchone()[0])
+    return lambda: int(stat_statements.execute(_COUNT).fetchone()[0])
 
 
 @pytest.fixture

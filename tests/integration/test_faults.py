@@ -4,15 +4,13 @@ hangs or breaks. Waits are bounded; intervals are short."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-import psycopg
 import pytest
 
 from statuspage.demo import seed
-from statuspage.demo.pgserver import EmbeddedPostgres
 
-from ..helpers.trades import add_trade
+from ..helpers.freeze import prepare
 from ..helpers.wait import wait_until
 
 PROBE = 1.0
@@ -21,14 +19,6 @@ TIMEOUT = 0.5
 
 def component(server, name: str) -> dict:
     return next(c for c in server.get("/status.json").json()["components"] if c["name"] == name)
-
-
-def prepare(pg: EmbeddedPostgres, trades: int = 3) -> None:
-    with psycopg.connect(pg.dsn, autocommit=True) as conn:
-        seed.create_schema(conn)
-        now = datetime.now(UTC)
-        for i in range(1, trades + 1):
-            add_trade(conn, i, now - timedelta(hours=i), "10")
 
 
 def test_database_outage_degrades_and_recovers_without_restart(private_pg, make_app, serve, engine) -> None:

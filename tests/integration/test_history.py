@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import psycopg
-import pytest
-
 from statuspage import history
 from statuspage.db import migrate
 from statuspage.db.leader import Leader
@@ -18,15 +15,6 @@ from ..helpers.wait import wait_until
 
 T = utc(2026, 4, 30, 12, 0)
 NAMES = ["engine", "metrics", "database", "snapshot"]
-
-
-@pytest.fixture
-def hist(pg_dsn: str):
-    """A read-write connection with a freshly migrated, empty statuspage schema."""
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        conn.execute("DROP SCHEMA IF EXISTS statuspage CASCADE")
-        migrate.migrate(conn)
-        yield conn
 
 
 def test_migrations_apply_once_and_a_second_run_changes_nothing(hist) -> None:

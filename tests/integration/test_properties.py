@@ -23,11 +23,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from psycopg_pool import ConnectionPool
 
-from statuspage.db import make_pool
 from statuspage.demo import seed
 from statuspage.snapshot import DAILY_DAYS, SealedCache, refresh_once, violations
 
-from ..helpers.app import settings_for
+from ..helpers.app import page_pool
 from ..helpers.recompute import Trade, expected_public
 
 NEW_YORK_ROLE = "statuspage_props_ny"  # a reader whose sessions default to a zone with DST
@@ -126,10 +125,8 @@ def pool(request: pytest.FixtureRequest, pg_dsn: str, engine: psycopg.Connection
             pytest.skip("cannot create a role on this test database")
         parts = urlsplit(pg_dsn)
         dsn = urlunsplit(parts._replace(netloc=f"{NEW_YORK_ROLE}@{parts.hostname}:{parts.port}"))
-    pool = make_pool(settings_for(dsn))
-    pool.wait(timeout=10)
-    yield pool
-    pool.close()
+    with page_pool(dsn) as pool:
+        yield pool
 
 
 def load(engine: psycopg.Connection, trades: list[Trade]) -> None:

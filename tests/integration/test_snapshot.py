@@ -21,14 +21,6 @@ from ..helpers.trades import add_trade, utc
 T = utc(2026, 4, 30, 14, 30)
 
 
-@pytest.fixture
-def pool(pg_dsn: str):
-    pool = make_pool(settings_for(pg_dsn))
-    pool.wait(timeout=10)
-    yield pool
-    pool.close()
-
-
 def days_old(days: float) -> datetime:
     return T - timedelta(days=days)
 

@@ -5,7 +5,7 @@ the invariants that reject a snapshot."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -16,24 +16,15 @@ from flask import Flask
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from statuspage.db import make_pool
 from statuspage.jobs.scheduler import refresh_job
 from statuspage.snapshot import SealedCache, refresh_once, violations
 from statuspage.track import Episode, Path, TrackCache, read_track
 
-from ..helpers.app import run_jobs, settings_for
+from ..helpers.app import run_jobs
 from ..helpers.track_expected import Trade, expected_equity, expected_track, insert
 from ..helpers.trades import utc
 
 T = utc(2026, 4, 30, 14, 30)
-
-
-@pytest.fixture
-def pool(pg_dsn: str) -> Iterator[ConnectionPool]:
-    pool = make_pool(settings_for(pg_dsn))
-    pool.wait(timeout=10)
-    yield pool
-    pool.close()
 
 
 def track_at(pool: ConnectionPool, now: datetime = T, sealed: SealedCache | None = None) -> dict:

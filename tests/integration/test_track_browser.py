@@ -4,7 +4,7 @@ page's strict Content-Security-Policy: the monthly returns table, the equity cha
 seven-figure PnL that still fits its card at 1280 px; in light, dark and at phone widths, with no
 console error, CSP violation or contrast failure. Screenshots go to test-artifacts/.
 
-The browser, tabs and checks are tests/integration/test_browser.py's.
+The browser, tabs and checks are tests/helpers/browser.py's.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from flask import Flask
 from statuspage.demo import seed
 from statuspage.formatting import utcnow
 
+from ..helpers.browser import FAST_PAGE, WAIT_MS, Tab
 from ..helpers.http import LiveServer
 from ..helpers.track_expected import Trade, insert
 from ..helpers.wait import wait_until
-from .test_browser import FAST_PAGE, WAIT_MS, Tab, browser, tabs  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
 
@@ -48,7 +48,7 @@ def server(writer: psycopg.Connection, make_app: Callable[..., Flask],
     return server
 
 
-def test_track_record_in_light_dark_and_on_phones(server: LiveServer, tabs: Callable[..., Tab]) -> None:  # noqa: F811
+def test_track_record_in_light_dark_and_on_phones(server: LiveServer, tabs: Callable[..., Tab]) -> None:
     from playwright.sync_api import expect
 
     tab = tabs(server, viewport={"width": 1280, "height": 900}, color_scheme="light")
@@ -102,7 +102,7 @@ def test_track_record_in_light_dark_and_on_phones(server: LiveServer, tabs: Call
         assert each.csp_violations() == []
 
 
-def test_the_range_switch_is_a_plain_link_without_javascript(server: LiveServer, browser: Any) -> None:  # noqa: F811
+def test_the_range_switch_is_a_plain_link_without_javascript(server: LiveServer, browser: Any) -> None:
     from playwright.sync_api import expect
 
     context = browser.new_context(java_script_enabled=False, viewport={"width": 1280, "height": 900})

@@ -6,7 +6,7 @@ chunk of ``chunk_rows`` trades: once at start-up, or after a trade lands before 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 
@@ -14,10 +14,8 @@ import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
-from statuspage.db import make_pool
 from statuspage.snapshot import SealedCache, refresh_once
 
-from ..helpers.app import settings_for
 from ..helpers.track_expected import Trade, expected_track, insert
 from ..helpers.trades import utc
 
@@ -33,35 +31,21 @@ WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
 
 
 @pytest.fixture
-def counted(pg_dsn: str, writer: psycopg.Connection) -> Iterator[Count]:
+def counted(stat_statements: psycopg.Connection) -> Count:
     """Runs a function and returns the queries the database executed meanwhile, by their first
     words (what each SQL file starts with)."""
-    try:
-        writer.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-        writer.execute(_STATEMENTS).fetchall()
-    except psycopg.Error as exc:  # a TEST_DATABASE_URL server without the preloaded library
-        pytest.skip(f"pg_stat_statements is not available: {type(exc).__name__}: {exc}".strip())
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
 
-        def run(action: Callable[[], object]) -> Counter[str]:
-            conn.execute("SELECT pg_stat_statements_reset()")
-            action()
-            found: Counter[str] = Counter()
-            for query, calls in conn.execute(_STATEMENTS).fetchall():
-                # transaction control left out: pg_stat_statements does not always report it
-                if "pg_stat_statements_reset" not in query and not query.startswith(("BEGIN", "COMMIT", "SET")):
-                    found[" ".join(query.split()[:4])] += calls
-            return found
+    def run(action: Callable[[], object]) -> Counter[str]:
+        stat_statements.execute("SELECT pg_stat_statements_reset()")
+        action()
+        found: Counter[str] = Counter()
+        for query, calls in stat_statements.execute(_STATEMENTS).fetchall():
+            # transaction control left out: pg_stat_statements does not always report it
+            if "pg_stat_statements_reset" not in query and not query.startswith(("BEGIN", "COMMIT", "SET")):
+                found[" ".join(query.split()[:4])] += calls
+        return found
 
-        yield run
-
-
-@pytest.fixture
-def pool(pg_dsn: str) -> Iterator[ConnectionPool]:
-    pool = make_pool(settings_for(pg_dsn))
-    pool.wait(timeout=10)
-    yield pool
-    pool.close()
+    return run
 
 
 def history(days: int, per_day: int = 3) -> list[Trade]:

@@ -11,21 +11,12 @@ import psycopg
 import pytest
 
 from statuspage import history
-from statuspage.db import migrate
 from statuspage.vocabulary import DEGRADED, DOWN, OPERATIONAL, UNKNOWN
 
 from ..helpers.dom import parse
 from ..helpers.trades import utc
 
 NAMES = ["engine", "metrics", "database", "snapshot"]
-
-
-@pytest.fixture
-def hist(pg_dsn: str):
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        conn.execute("DROP SCHEMA IF EXISTS statuspage CASCADE")
-        migrate.migrate(conn)
-        yield conn
 
 
 def write(conn: psycopg.Connection, samples: dict[str, list[tuple[datetime, str]]], now: datetime) -> None:
