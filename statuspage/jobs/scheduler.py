@@ -61,8 +61,10 @@ def refresh_job(rt: Runtime, now: datetime | None = None) -> None:
             if rt.handoff_dir is not None:
                 handoff.save(rt.handoff_dir, snap)
             metrics.refreshes.labels("ok").inc()
-    if state.last_refresh_error and rt.handoff_dir is not None:
-        adopt_sibling_snapshot(rt)  # this read failed: a sibling's newer one, rather than a contradiction
+    if state.last_refresh_error and rt.handoff_dir is not None and state.snapshot is None:
+        # This read failed and this process has nothing to show: a sibling's, rather than a 503 beside
+        # siblings that answer. Not when it has numbers of its own: a sibling's carry no track record.
+        adopt_sibling_snapshot(rt)
     state.ran("refresh", started)
     check_snapshot(rt, clock())
 
