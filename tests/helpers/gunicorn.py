@@ -70,8 +70,16 @@ class Gunicorn(servers.Gunicorn):
     def wait_ready(self, timeout: float = 15) -> None:
         """Until every worker has booted, started its scheduler and published a snapshot."""
         wait_until(lambda: len(self.scheduler_pids()) == 2, timeout=timeout, what="two schedulers started")
-        wait_until(lambda: all(r.status == 200 for r in self.get_many(LANDING, 16)), timeout=timeout,
-                   what="landing 200 everywhere")
+        self.wait_served(LANDING, timeout)
+
+    def wait_served(self, path: str, timeout: float = 20) -> None:
+        """Until a batch of requests for ``path`` all answer 200 and every worker has answered 200 at
+        least once: the kernel decides which worker accepts, so one batch may reach only one of them."""
+        def everywhere() -> bool:
+            batch = all(r.status == 200 for r in self.get_many(path, 8))
+            return batch and self.pids_that_served(path) == set(self.worker_pids())
+
+        wait_until(everywhere, timeout=timeout, what=f"{path} 200 from every worker")
 
     def wait_exit(self, timeout: float) -> tuple[int, float]:
         rc = self.proc.wait(timeout=timeout)
