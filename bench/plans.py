@@ -19,10 +19,10 @@ def explain(dsn: str) -> dict[str, str]:
     params = query_params(datetime.now(UTC))
     params.update(earlier_trades=0, earlier_pnl=0)  # the daily query's inputs from the sealed segment
     queries = {name: (name, params) for name in REFRESH_QUERIES}
-    queries["landing_sealed (start-up: the whole history before the range)"] = (
-        "landing_sealed", {"since": None, "until": params["until"]})
-    queries["landing_sealed (after midnight: the day the range left behind)"] = (
-        "landing_sealed", {"since": params["until"] - timedelta(days=1), "until": params["until"]})
+    queries["landing_sealed (the whole history before the range as one piece)"] = (
+        "landing_sealed", {**params, "scan_from": "-infinity", "scan_to": params["until"]})
+    queries["landing_sealed (one day's piece)"] = (
+        "landing_sealed", {**params, "scan_from": params["until"] - timedelta(days=1), "scan_to": params["until"]})
     found: dict[str, str] = {}
     with psycopg.connect(dsn, autocommit=True) as conn:
         for title, (name, args) in queries.items():

@@ -55,6 +55,8 @@ def create_app(settings: Settings | None = None, *, start_background: bool = Tru
                   settings.guard_drop_percent, settings.guard_drop_trades)
     runtime = Runtime(settings=settings, pool=db.make_pool(settings), state=AppState(started_at=now, metrics=metrics),
                       leader=leader, notifier=notifier, guard=guard, direct=direct)
+    # a long history is read in pieces, leaving each refresh this much for the rest of its read
+    runtime.state.sealed.reserve_s = runtime.state.sealed.track.reserve_s = budgets.read_reserve_s(settings)
     runtime.handoff_dir = handoff.directory()
     if runtime.handoff_dir is not None:
         scheduler.adopt_sibling_snapshot(runtime)  # a replaced worker serves what its siblings serve

@@ -45,6 +45,13 @@ def refresh_s(s: Settings) -> float:
     return s.db_connect_timeout_s + statement_s(s)
 
 
+def read_reserve_s(s: Settings) -> float:
+    """What a refresh keeps, after the pieces of a long read (db/chunks.py), for the rest of its
+    transaction (the daily range, the windows, today's trades): half a statement's deadline. The
+    long read stops there and the next refresh goes on with it."""
+    return statement_s(s) / 2
+
+
 def history_s(s: Settings) -> float:
     """The history run: connect, check the session, take the lock, write, read; one call each."""
     return connect_s(s) + 4 * statement_s(s)

@@ -15,7 +15,7 @@ from .snapshot import EXCLUSION_REASONS, WINDOWS, SetAside, Snapshot
 from .vocabulary import STATES
 
 # held: read and valid, but a large drop of the all-time count that the guard held back
-REFRESH_OUTCOMES = ("ok", "error", "rejected", "held")
+REFRESH_OUTCOMES = ("ok", "error", "rejected", "held", "reading")
 
 
 class Metrics:
@@ -35,7 +35,7 @@ class Metrics:
             "Unix time of the last snapshot that passed validation.",
             registry=registry, multiprocess_mode="livemax")
         self.refreshes = Counter(
-            "statuspage_refreshes", "Snapshot refreshes by outcome (ok, error, rejected, held).",
+            "statuspage_refreshes", "Snapshot refreshes by outcome (ok, error, rejected, held, reading).",
             ["outcome"], registry=registry)
         self.snapshot_held = Gauge(
             "statuspage_snapshot_held",

@@ -5,6 +5,7 @@ Everything public comes from here, and only from the database: there is no other
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -16,9 +17,11 @@ from psycopg import Cursor
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from . import deadline
 from .db import sql, valid_until
+from .db.chunks import ChunkedRead
 from .formatting import money, utc_iso
-from .track import TrackCache, TrackRecord, read_track
+from .track import COLD_CHUNK_ROWS, TrackCache, TrackRecord, read_track
 from .track import violations as track_violations
 
 WINDOWS = ("7d", "30d", "all")
@@ -98,6 +101,10 @@ class WindowStats:
         }
 
 
+NO_TRADES = WindowStats(trades=0, wins=0, losses=0, pnl=Decimal(0), fees=Decimal(0), best_trade=None,
+                        worst_trade=None, gross_profit=Decimal(0), gross_loss=Decimal(0), max_drawdown=Decimal(0))
+
+
 @dataclass(frozen=True)
 class DayPoint:
     day: date
@@ -175,9 +182,17 @@ class SealedCache:
 
     key: tuple[Any, ...] | None = None  # (until, rows, pnl sum, fees sum) of every row before ``until``
     segment: WindowStats | None = None
+    pending: ChunkedRead[WindowStats] | None = None  # a full pass that stopped part-way (db/chunks.py)
+    chunk_rows: int = COLD_CHUNK_ROWS
+    reserve_s: float = 3.0  # time a refresh keeps for the rest of its read (budgets.read_reserve_s)
     excluded: dict[str, SetAside] = field(default_factory=dict)  # rows set aside before ``until``
     reads: int = 0  # full passes made: a figure for the benchmark and the tests
     track: TrackCache = field(default_factory=TrackCache)  # the track record's kept segments
+
+    def forget(self) -> None:
+        """Never trust a cached part of a snapshot that failed: the next refresh reads it all again."""
+        self.key, self.pending = None, None
+        self.track.clear()
 
 
 def query_params(now: datetime) -> dict[str, Any]:
@@ -190,14 +205,24 @@ def _sealed_segment(cur: Cursor[dict[str, Any]], params: dict[str, Any],
                     sealed: SealedCache) -> tuple[WindowStats, dict[str, SetAside]]:
     """The valid trades before the daily range, and the rows set aside there: the cached segment
     while the range starts at the same midnight and the fingerprint of every row before it still
-    matches (one order-free scan); otherwise read whole (the full pass, and a scan for the rows set
-    aside when there are some), so at least once every UTC day."""
+    matches (one order-free scan); otherwise read whole (the full pass, in pieces that may take
+    several refreshes, and a scan for the rows set aside when there are some), so at least once
+    every UTC day."""
     until = params["until"]
     row = cur.execute(sql("landing_earlier"), params).fetchone()
     key = (until, row["trades"], row["pnl"], row["fees"])
     if sealed.segment is not None and sealed.key == key:
         return sealed.segment, sealed.excluded
-    segment = WindowStats(**cur.execute(sql("landing_sealed"), params).fetchone())
+    if sealed.pending is None or sealed.pending.key != key:
+        sealed.pending = ChunkedRead(key, until, NO_TRADES)
+
+    def piece(whole: WindowStats, start: datetime | str, end: datetime) -> WindowStats:
+        return whole.then(WindowStats(**cur.execute(sql("landing_sealed"),
+                                                    {**params, "scan_from": start, "scan_to": end}).fetchone()))
+
+    segment = sealed.pending.advance(cur, piece, sealed.chunk_rows, sealed.reserve_s, lambda w: w.trades,
+                                     row["trades"], "history")
+    sealed.pending = None
     # the scan for the rows set aside only when there are some: never in a healthy history
     sealed.excluded = (_set_aside(cur.execute(sql("landing_excluded_before"), params).fetchall())
                        if row["trades"] > segment.trades else {})
@@ -214,7 +239,10 @@ def read_snapshot(pool: ConnectionPool, now: datetime | Callable[[], datetime], 
     transaction, so ``as_of`` (and every window edge) is when the data was read, not when a wait
     for a connection began; a refresh that waited never reports data older than it is."""
     sealed = sealed if sealed is not None else SealedCache()
-    with pool.connection(timeout=timeout_s) as conn, conn.transaction():
+    # The pool watches a lent connection for ``call_s`` (deadline.GuardedPool): a long read in pieces
+    # (db/chunks.py) measures what it has left against that, too.
+    lent_s = getattr(pool, "call_s", math.inf)
+    with pool.connection(timeout=timeout_s) as conn, deadline.within(lent_s, "snapshot refresh"), conn.transaction():
         as_of = now() if callable(now) else now
         params = query_params(as_of)
         # One snapshot of the table for every query, so the windows agree with each other.
@@ -250,8 +278,7 @@ def refresh_once(pool: ConnectionPool, now: datetime | Callable[[], datetime], t
     problems = violations(snap)
     if problems:
         if sealed is not None:
-            sealed.key = None  # never trust a cached part of a snapshot that failed
-            sealed.track.clear()
+            sealed.forget()
         raise SnapshotRejected(problems)
     return snap
 

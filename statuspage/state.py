@@ -136,6 +136,13 @@ class AppState:
     def job_start(self, job: str, at: datetime) -> None:
         self.job_latest[job] = JobRun(started=at)
 
+    def job_continues(self, job: str, at: datetime) -> None:
+        """The running job goes on with a new bounded piece of work, its deadline counted from ``at``
+        (a long read in pieces). Nothing changes for a job not recorded as running (a direct call)."""
+        run = self.job_latest.get(job)
+        if run is not None and run.ended is None:
+            self.job_latest[job] = JobRun(started=at)
+
     def job_end(self, job: str, at: datetime) -> None:
         self.job_latest[job] = JobRun(started=self.job_latest[job].started, ended=at)
 

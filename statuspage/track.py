@@ -30,6 +30,7 @@ from psycopg import Cursor
 from psycopg.types.json import set_json_loads
 
 from .db import sql, valid_until
+from .db.chunks import ChunkedRead
 from .formatting import money, utc_iso
 
 STAT_WINDOWS = ("7d", "30d", "all")
@@ -331,18 +332,22 @@ def read_segment(cur: Cursor[dict[str, Any]], start: datetime | str, end: dateti
                    odd=OddRows(row["closed_before_opened"], row["no_volume"], row["blank_symbol"]))
 
 
-def read_history(cur: Cursor[dict[str, Any]], until: datetime, t: datetime,
-                 rows: int = COLD_CHUNK_ROWS) -> Segment:
-    """Every valid trade before ``until``, in statements of about ``rows`` trades each."""
-    whole = EMPTY
-    start: datetime | str = "-infinity"
-    while True:
-        found = cur.execute(sql("track_chunk"), {"scan_from": start, "scan_to": until, "rows": rows}).fetchone()
-        cut = found["closed_at"] if found else until
-        whole = whole.then(read_segment(cur, start, cut, t, whole.path))
-        if cut >= until:
-            return whole
-        start = cut
+def read_history(cur: Cursor[dict[str, Any]], until: datetime, t: datetime, cache: TrackCache,
+                 before_until: tuple[int, Decimal, Decimal]) -> Segment:
+    """Every valid trade before ``until``, in statements of about ``cache.chunk_rows`` trades each,
+    over as many refreshes as the deadline asks (db/chunks.py); ``before_until`` (the landing's
+    totals there, of the same transaction) keys the read: another one starts it again."""
+    key = (until, before_until)
+    if cache.pending is None or cache.pending.key != key:
+        cache.pending = ChunkedRead(key, until, EMPTY)
+
+    def piece(whole: Segment, start: datetime | str, end: datetime) -> Segment:
+        return whole.then(read_segment(cur, start, end, t, whole.path))
+
+    whole = cache.pending.advance(cur, piece, cache.chunk_rows, cache.reserve_s, lambda w: w.part.tally.trades,
+                                  before_until[0], "track record's history")
+    cache.pending = None
+    return whole
 
 
 # --- what is published ---
@@ -524,11 +529,13 @@ class TrackCache:
     days: dict[date, Segment] = field(default_factory=dict)
     reads: int = 0  # cold reads of the long history: a figure for the benchmark and the tests
     chunk_rows: int = COLD_CHUNK_ROWS
+    reserve_s: float = 3.0  # time a refresh keeps for the rest of its read (budgets.read_reserve_s)
+    pending: ChunkedRead[Segment] | None = None  # a cold read that stopped part-way
     # compositions of kept parts, by what they were composed of: rebuilt only when that changes
     _composed: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False)
 
     def clear(self) -> None:
-        self.until, self.base, self.days = None, None, {}
+        self.until, self.base, self.days, self.pending = None, None, {}, None
 
     def _compose(self, kind: str, days: list[date], build: Any) -> Any:
         parts = (self.base, *(self.days[d] for d in days))
@@ -570,10 +577,11 @@ Kept = tuple[Segment, datetime, dict[date, Segment]]
 
 def _kept(cur: Cursor[dict[str, Any]], now: datetime, until: datetime, before_until: tuple[int, Decimal, Decimal],
           daily: Sequence[tuple[date, int, Decimal]], cache: TrackCache) -> Kept:
-    """What of the cache still holds at ``now``, as new values (the cache itself is not changed): the
-    history before ``until`` and the kept days since, the ones the database now disagrees with left
-    out. Reads what the range left behind at midnight, or the whole history when the landing's
-    totals before ``until`` no longer match (a late, corrected or deleted old trade)."""
+    """What of the cache still holds at ``now``, as new values (the cache itself is not changed, but
+    for the pieces of a cold read that stopped part-way): the history before ``until`` and the kept
+    days since, the ones the database now disagrees with left out. Reads what the range left behind
+    at midnight, or the whole history when the landing's totals before ``until`` no longer match (a
+    late, corrected or deleted old trade)."""
     today = now.astimezone(UTC).date()
     days = dict(cache.days)
     # Kept days whose count or pnl differ from the landing's daily series of the same transaction,
@@ -596,7 +604,7 @@ def _kept(cur: Cursor[dict[str, Any]], now: datetime, until: datetime, before_un
             days = {d: s for d, s in days.items() if _midnight(d) >= until}
         if (base.part.tally.trades, base.part.tally.pnl, base.part.tally.fees) == before_until:
             return base, until, days
-    history = read_history(cur, until, now, cache.chunk_rows)
+    history = read_history(cur, until, now, cache, before_until)
     cache.reads += 1
     return history, until, {}
 

@@ -15,6 +15,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from .. import board, budgets, deadline, handoff, history, notify
+from ..db.chunks import ReadInProgress
 from ..formatting import utc_iso, utcnow
 from ..snapshot import Snapshot, SnapshotRejected, refresh_once
 from ..state import Runtime
@@ -27,17 +28,35 @@ log = logging.getLogger(__name__)
 
 def refresh_job(rt: Runtime, now: datetime | None = None) -> None:
     """Read, validate, render and publish a snapshot, unless the guard holds it back; on any
-    failure keep serving the last good one."""
+    failure keep serving the last good one. A long history is read in pieces over several reads
+    (db/chunks.py): while that read moves on, the next read follows at once, as a run of its own."""
+    before: ReadInProgress | None = None
+    while (stopped := _refresh(rt, now)) is not None and now is None:
+        if before is not None and stopped.read == before.read and stopped.rows_read <= before.rows_read:
+            break  # the same read began again (the history it keys on changed): at the next interval
+        before = stopped
+        rt.state.job_continues("refresh", utcnow())
+
+
+def _refresh(rt: Runtime, now: datetime | None) -> ReadInProgress | None:
+    """One refresh; where it stopped when it stopped part-way through a long read, else None."""
     # The snapshot's time is taken once a connection is in hand, not before a pool wait of up to
     # DB_CONNECT_TIMEOUT_S: as_of is when the data was read (a fixed ``now`` is used as is).
     clock = (lambda: now) if now else utcnow
     started = now or utcnow()
     state, metrics = rt.state, rt.state.metrics
+    progress: ReadInProgress | None = None
     try:
         # waiting for a connection, its check and the transaction all end by this deadline
         with deadline.within(budgets.refresh_s(rt.settings), "snapshot refresh"):
             snap = refresh_once(rt.pool, clock, rt.settings.db_connect_timeout_s, state.sealed)
         render_or_reject(rt, snap, snap.as_of)
+    except ReadInProgress as exc:
+        metrics.refreshes.labels("reading").inc()
+        metrics.db_connected.set(1)
+        state.last_refresh_error = str(exc)
+        progress = exc
+        log.info("refresh: %s", exc)
     except SnapshotRejected as exc:
         metrics.refreshes.labels("rejected").inc()
         metrics.db_connected.set(1)
@@ -67,6 +86,7 @@ def refresh_job(rt: Runtime, now: datetime | None = None) -> None:
         adopt_sibling_snapshot(rt)
     state.ran("refresh", started)
     check_snapshot(rt, clock())
+    return progress
 
 
 def adopt_sibling_snapshot(rt: Runtime) -> None:
@@ -88,9 +108,7 @@ def render_or_reject(rt: Runtime, snap: Snapshot, now: datetime) -> None:
     try:
         rt.render_check(snap, now)
     except Exception as exc:
-        sealed = rt.state.sealed
-        sealed.key = None  # never trust a cached part of a snapshot that failed
-        sealed.track.clear()
+        rt.state.sealed.forget()
         raise SnapshotRejected([f"rendering failed: {type(exc).__name__}: {exc}".strip()]) from exc
 
 

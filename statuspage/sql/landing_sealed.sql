@@ -1,15 +1,17 @@
--- The segment of the valid trades (trade_valid.sql) before %(until)s (the daily range's first
--- midnight), in (closed_at, id) order: the long, unchanging part of the history. The page reads it
--- whole at start-up, at the first refresh of every UTC day, and whenever the fingerprint of the
--- rows before the range changes (landing_earlier.sql); landing_excluded_before.sql counts the rows
--- set aside there.
+-- The segment of the valid trades (trade_valid.sql) with %(scan_from)s <= closed_at < %(scan_to)s,
+-- in (closed_at, id) order: one piece of the long, unchanging history before the daily range's
+-- first midnight. The page reads that history whole, piece by piece (statuspage/db/chunks.py), at
+-- start-up, at the first refresh of every UTC day, and whenever the fingerprint of the rows before
+-- the range changes (landing_earlier.sql); landing_excluded_before.sql counts the rows set aside
+-- there. Each piece's peak, trough and drawdown count from its own start (WindowStats.then).
 -- Two parts: the order-free totals, which PostgreSQL may compute with parallel workers, and the
 -- path of the cumulative pnl (peak, trough, deepest fall), the one ordered pass over the table,
 -- kept to the two running windows and three aggregates it needs.
 WITH valid AS NOT MATERIALIZED (
     SELECT closed_at, id, pnl, fees
     FROM closed_trades
-    WHERE closed_at < %(until)s AND {{trade_valid}}
+    WHERE closed_at >= %(scan_from)s::timestamptz AND closed_at < %(scan_to)s::timestamptz
+      AND {{trade_valid}}
 ),
 totals AS (
     SELECT count(*)::bigint                              AS trades,

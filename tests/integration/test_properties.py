@@ -141,12 +141,14 @@ def load(engine: psycopg.Connection, trades: list[Trade]) -> None:
 # One table and one pool for every example (module fixtures), the table truncated per example.
 # About 250 examples for each session zone: a few seconds each.
 @settings(max_examples=250, deadline=None)
-@given(scenario=scenarios())
+@given(scenario=scenarios(), piece=st.integers(1, 12))
 def test_every_public_field_equals_a_plain_recomputation(engine: psycopg.Connection, pool: ConnectionPool,
-                                                         scenario: tuple[datetime, list[Trade], Trade | None]) -> None:
+                                                         scenario: tuple[datetime, list[Trade], Trade | None],
+                                                         piece: int) -> None:
     now, trades, late = scenario
     load(engine, trades)
     sealed = SealedCache()
+    sealed.chunk_rows = piece  # the history before the daily range read in pieces: every seam exercised
     expected = expected_public(trades, now)
 
     first = refresh_once(pool, now, 10, sealed)

@@ -161,7 +161,7 @@ def test_every_track_record_field_equals_a_plain_recomputation(
     now, trades, late, chunk = scenario
     load(engine, trades)
     sealed = SealedCache()
-    sealed.track.chunk_rows = chunk  # many chunks: every seam of the cold read is exercised
+    sealed.chunk_rows = sealed.track.chunk_rows = chunk  # many chunks: every seam of the cold reads is exercised
 
     check(pool, sealed, trades, now)
     check(pool, sealed, trades, now)  # from the kept segments this time
