@@ -1,6 +1,6 @@
 """The framework's floor: a route answering constant bytes of a given size from a dictionary, the
 least a Flask view can do behind the app's hooks (metrics, security headers). Added to the real app
-by the benchmark only (bench/wsgi_bench.py, bench/wsgi_cost.py), never by the app itself."""
+by the benchmark only (bench/wsgi_bench.py, bench/worker_cost.py), never by the app itself."""
 
 from __future__ import annotations
 

@@ -13,8 +13,12 @@ from typing import Any
 from bench.wrk import Rounds
 
 BEGIN, END = "<!-- bench:begin (written by bench/run.py) -->", "<!-- bench:end -->"
-# Targets of issue 8
-FLOOR_SHARE, REFRESH_MS, FIRST_NUMBERS_S, RSS_MB = 0.95, 250.0, 2.0, 150.0
+# Targets of issue 8, and the bare floor's of issue 15
+REFRESH_MS, FIRST_NUMBERS_S, RSS_MB = 250.0, 2.0, 150.0
+FLOOR_SHARE = 0.90  # of the bare floor, with 1 worker and 16 connections
+TARGET_CONFIG = (1, 16)
+THROUGHPUT_BEGIN = "<!-- bench:throughput:begin (written by bench/run.py, alone with --only throughput) -->"
+THROUGHPUT_END = "<!-- bench:throughput:end -->"
 KINDS = {"steady": "every refresh", "midnight": "first after midnight", "cold": "first after start-up"}
 
 
@@ -50,9 +54,12 @@ def _size(n: float) -> str:
     return f"{n / 1000:.1f} kB" if n >= 1000 else f"{n:.0f} B"
 
 
-def _http(r: Rounds, floor: Rounds | None = None) -> str:
-    share = f" (**{r.share_of(floor):.0%}** of floor's)" if floor else ""
-    cpu_share = f" ({r.cpu_share_of(floor):.0%} of floor's)" if floor else ""
+def _http(r: Rounds, floor: Rounds | None = None, also: Rounds | None = None, of: str = "floor's",
+          also_of: str = "", paired: bool = False) -> str:
+    share = f" (**{r.share_of(floor):.0%}** of {of}" if floor else ""
+    share += f"; median of the rounds' ratios {r.paired_share_of(floor):.0%}" if floor and paired else ""
+    share += f", {r.share_of(also):.0%} of {also_of})" if floor and also else ")" if floor else ""
+    cpu_share = f" ({r.cpu_share_of(floor):.0%} of {of})" if floor and floor.cpu_us_per_request else ""
     statuses = r.statuses
     answered = sum(statuses.values())
     extra = ""
@@ -86,28 +93,11 @@ def refresh_cost_ms(runs: list[dict[str, Any]]) -> float:
 
 
 def table(facts: dict[str, Any]) -> str:
+    """The full run's table: the naive app, the refresh, start-up and memory (the throughput of the
+    page itself is throughput_table's)."""
     rows: list[tuple[str, str, str, str]] = []
-    http, naive = facts["http"], facts["naive"]
-    landing_size, page_size = facts["body_bytes"]
-    for c in sorted(http["landing"]):
-        conns = f"{c} connection{'s' if c > 1 else ''}"
-        floor_l, floor_p = http["floor_landing"][c], http["floor_page"][c]
-        landing, page, poll = http["landing"][c], http["page"][c], http["landing_304"][c]
-        rows += [
-            (f"floor: constant {_size(landing_size)}, {conns}", _http(floor_l), "", ""),
-            (f"`GET /performance/landing`, {conns}", _http(landing, floor_l), "≥ 95 % of floor",
-             _verdict(landing.share_of(floor_l) >= FLOOR_SHARE)),
-            (f"poll with matching `If-None-Match`, {conns}", _http(poll, floor_l), "", ""),
-            (f"naive: the queries per request, {conns}", _http(naive[c]), "", ""),
-            (f"floor: constant {_size(page_size)}, {conns}", _http(floor_p), "", ""),
-            (f"`GET /` (the page), {conns}", _http(page, floor_p), "≥ 95 % of floor",
-             _verdict(page.share_of(floor_p) >= FLOOR_SHARE)),
-        ]
-    us = facts["wsgi_us"]
-    rows.append(("the app's own CPU per request, in process (best of 15 runs of 1,000 WSGI calls, no server)",
-                 f"landing {us['landing']:.0f} µs, floor at its size {us['floor_landing']:.0f} µs "
-                 f"(+{us['landing'] - us['floor_landing']:.0f}); page {us['page']:.0f} µs, floor at its size "
-                 f"{us['floor_page']:.0f} µs (+{us['page'] - us['floor_page']:.0f})", "", ""))
+    for c, naive in sorted(facts["naive"].items()):
+        rows.append((f"naive: the queries per request, {c} connection{'s' if c > 1 else ''}", _http(naive), "", ""))
     sizes = facts["sizes"]
     for n in sizes:
         runs = facts["refresh"][n]
@@ -124,9 +114,10 @@ def table(facts: dict[str, Any]) -> str:
     rows.append((f"first numbers after start-up, {sizes[-1]:,} trades", f"{first:.2f} s from starting gunicorn "
                  f"to the first 200 on `/performance/landing` (median of {', '.join(f'{t:.2f}' for t in starts)})",
                  "≤ 2 s", _verdict(first <= FIRST_NUMBERS_S)))
-    rss = facts["rss_mb"]
-    rows.append(("resident memory per gunicorn worker after the load", ", ".join(f"{m:.0f} MB" for m in rss),
-                 "≤ 150 MB", _verdict(max(rss) <= RSS_MB)))
+    rss = [m for config in facts["throughput"]["configs"]
+           for m in facts["throughput"][f"{config[0]}x{config[1]}"]["rss_mb"]]
+    rows.append(("resident memory per gunicorn worker after the load (every configuration of the throughput "
+                 "section)", ", ".join(f"{m:.0f} MB" for m in rss), "≤ 150 MB", _verdict(max(rss) <= RSS_MB)))
     lines = ["| measurement | result | target | |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     return "\n".join(lines)
@@ -153,15 +144,13 @@ def section(table_md: str, facts: dict[str, Any]) -> str:
     parts = [
         BEGIN,
         f"Run of {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {facts['runtime_s'] / 60:.1f} min. "
-        f"{facts['sizes'][-1]:,} trades over {facts['days']:g} days served. Each HTTP row: {facts['rounds']} wrk "
-        f"runs of {facts['duration']:g} s interleaved with its floor's; throughput of the best run, latencies the "
-        f"medians, CPU and bytes over all runs (the naive app: one run of {facts['duration'] * facts['rounds']:g} s).",
+        f"{facts['sizes'][-1]:,} trades over {facts['days']:g} days served. The naive app: one wrk run of "
+        f"{facts['duration'] * facts['rounds']:g} s per connection count (the page's own throughput is in the "
+        "throughput section above).",
         "",
         f"- machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gb']:.0f} GB, {m['platform']}",
         f"- load average (1, 5, 15 min): {load}",
         "- versions: " + ", ".join(f"{k} {val}" for k, val in v.items()),
-        "- before the load, every worker served the landing with the same ETag: "
-        + ("yes" if facts["same_etag"] else "**no** (after 70 s)"),
         "",
         table_md,
         "",
@@ -183,6 +172,77 @@ def section(table_md: str, facts: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def _config_name(workers: int, connections: int) -> str:
+    return f"{workers} worker{'s' if workers > 1 else ''}, {connections} connections"
+
+
+def throughput_table(facts: dict[str, Any]) -> str:
+    """The page's throughput beside its two floors and behind nginx, per server configuration."""
+    t = facts["throughput"]
+    rows: list[tuple[str, str, str, str]] = []
+    for workers, connections in t["configs"]:
+        config = t[f"{workers}x{connections}"]
+        runs, (landing_size, page_size) = config["runs"], config["body_bytes"]
+        where = _config_name(workers, connections)
+        target = "≥ 90 % of the bare floor" if (workers, connections) == TARGET_CONFIG else ""
+        for name, path, size in (("landing", "`GET /performance/landing`", landing_size),
+                                 ("page", "`GET /` (the page)", page_size)):
+            bare, floor, mine = runs[f"bare_{name}"], runs[f"floor_{name}"], runs[name]
+            rows += [
+                (f"bare floor: a hookless Flask app answering these {_size(size)}, no access log, {where}",
+                 _http(bare), "", ""),
+                (f"in-app floor (the old reference): constant {_size(size)} from a route behind the app's hooks, "
+                 f"{where}", _http(floor, bare, of="the bare floor's"), "", ""),
+                (f"{path}, production settings, {where}",
+                 _http(mine, bare, floor, of="the bare floor's", also_of="the in-app floor's", paired=True), target,
+                 _verdict(mine.share_of(bare) >= FLOOR_SHARE) if target else ""),
+            ]
+            if name == "landing":
+                rows.append((f"poll with matching `If-None-Match`, {where}",
+                             _http(runs["landing_304"], bare, of="the bare floor's"), "", ""))
+            rows += [
+                (f"{path} through nginx over TLS, cache off, {where}",
+                 _http(runs[f"proxied_{name}"], mine, of="straight to gunicorn"), "", ""),
+                (f"{path} through nginx over TLS, caching (deploy/nginx/statuspage.conf as shipped), {where}",
+                 _http(runs[f"cached_{name}"], mine, runs[f"proxied_{name}"], of="straight to gunicorn",
+                       also_of="nginx without its cache"), "", ""),
+            ]
+    us = t["worker_us"]
+    for name in ("landing", "page"):
+        rows.append((f"CPU per request in process, {name} (best of 15 runs of 1,000; no network, poller or load "
+                     "generator)",
+                     f"whole gthread worker on a socket pair: bare floor {us[f'worker:bare_{name}']:.0f} µs, app "
+                     f"{us[f'worker:{name}']:.0f} µs (**{us[f'worker:bare_{name}'] / us[f'worker:{name}']:.0%}**), "
+                     f"in-app floor {us[f'worker:floor_{name}']:.0f} µs; the WSGI call alone: bare floor "
+                     f"{us[f'wsgi:bare_{name}']:.0f} µs, app {us[f'wsgi:{name}']:.0f} µs, in-app floor "
+                     f"{us[f'wsgi:floor_{name}']:.0f} µs", "", ""))
+    lines = ["| measurement | result | target | |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    return "\n".join(lines)
+
+
+def throughput_section(facts: dict[str, Any]) -> str:
+    t, m = facts["throughput"], facts["machine"]
+    load = "; ".join(f"{', '.join(f'{x:.2f}' for x in sample)} {when}" for when, sample in m["load"].items())
+    same = ", ".join(f"{_config_name(w, c)}: {'yes' if t[f'{w}x{c}']['same_etag'] else '**no** (after 70 s)'}"
+                     for w, c in t["configs"])
+    return "\n".join([
+        THROUGHPUT_BEGIN,
+        f"Run of {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. {facts['sizes'][-1]:,} trades over {facts['days']:g} days "
+        f"served. Each row: {t['rounds']} wrk runs of {t['duration']:g} s, every target of a configuration in "
+        "turn, round after round; throughput of the best run, latencies the medians, CPU and bytes over all "
+        "runs. \"Server CPU\" is gunicorn's workers' (for the rows through nginx too: what reached gunicorn).",
+        "",
+        f"- machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gb']:.0f} GB, {m['platform']}",
+        f"- load average (1, 5, 15 min): {load}",
+        "- versions: " + ", ".join(f"{k} {val}" for k, val in facts["versions"].items()),
+        f"- before the load, every worker served the landing with the same ETag: {same}",
+        "",
+        throughput_table(facts),
+        THROUGHPUT_END,
+    ])
+
+
 def dump(path: Path, facts: dict[str, Any]) -> None:
     """The raw facts as JSON: wrk results as dictionaries, round by round."""
 
@@ -199,13 +259,18 @@ def dump(path: Path, facts: dict[str, Any]) -> None:
     path.write_text(json.dumps(plain(facts), indent=1, default=str))
 
 
-def write(path: Path, table_md: str, facts: dict[str, Any]) -> None:
-    """Replace the generated part of ``path``, keeping what is written around it."""
-    generated = section(table_md, facts)
-    text = path.read_text() if path.exists() else f"# Benchmark results\n\n{BEGIN}\n{END}\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + generated + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + generated + "\n"
+def write(path: Path, facts: dict[str, Any], full: bool) -> None:
+    """Replace the generated parts of ``path`` (the throughput section, and with ``full`` the full
+    run's), keeping what is written around them."""
+    text = path.read_text() if path.exists() else "# Benchmark results\n"
+    text = _replace(text, THROUGHPUT_BEGIN, THROUGHPUT_END, throughput_section(facts))
+    if full:
+        text = _replace(text, BEGIN, END, section(table(facts), facts))
     path.write_text(text)
+
+
+def _replace(text: str, begin: str, end: str, generated: str) -> str:
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        return head + generated + rest.split(end, 1)[1]
+    return text.rstrip("\n") + "\n\n" + generated + "\n"

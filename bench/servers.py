@@ -80,7 +80,8 @@ class Gunicorn:
 
     def statuses_since(self, offset: int) -> Counter[int]:
         """Responses by status in the access log written after ``offset``."""
-        time.sleep(0.3)  # the last requests of a run are logged just after the client stops
+        time.sleep(0.6)  # the last requests of a run are logged just after the client stops (the access
+        # log is flushed every 0.25 s: gunicorn.conf.py)
         with self.out.open("rb") as log:
             log.seek(offset)
             return Counter(int(m) for m in _STATUS.findall(log.read()))
@@ -128,15 +129,15 @@ class Gunicorn:
             os.killpg(self.proc.pid, signal.SIGKILL)
 
 
-def start_gunicorn(app: str, log_dir: Path, name: str, **env: str) -> Gunicorn:
-    """``gunicorn -c gunicorn.conf.py <app>`` from the repository root with ``env`` on top of a
-    clean environment (production defaults for everything not given)."""
+def start_gunicorn(app: str, log_dir: Path, name: str, config: str = "gunicorn.conf.py", **env: str) -> Gunicorn:
+    """``gunicorn -c <config> <app>`` from the repository root with ``env`` on top of a clean
+    environment (production defaults for everything not given)."""
     environ = {k: v for k, v in os.environ.items() if k not in _OWN}
     environ.update(env)
     environ.setdefault("PORT", str(free_port()))
     out, err = log_dir / f"{name}.access.log", log_dir / f"{name}.log"
     with out.open("wb") as stdout, err.open("wb") as stderr:
         started = time.monotonic()
-        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", app], cwd=ROOT,
+        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", config, app], cwd=ROOT,
                                 env=environ, stdout=stdout, stderr=stderr, start_new_session=True)
     return Gunicorn(proc, f"http://127.0.0.1:{environ['PORT']}", started, out, err)

@@ -148,3 +148,9 @@ class Rounds:
     def share_of(self, other: Rounds) -> float:
         """This throughput over ``other``'s, best run against best run."""
         return self.rps / other.rps
+
+    def paired_share_of(self, other: Rounds) -> float:
+        """The median over rounds of this run's throughput over ``other``'s in the same round: runs
+        of one round meet the same spell of other load on the machine, so a lucky or unlucky best
+        run of either moves this less than share_of."""
+        return statistics.median(mine.rps / theirs.rps for mine, theirs in zip(self.runs, other.runs, strict=True))

@@ -28,6 +28,7 @@ from ..maintenance import Occurrence, Window
 from ..state import Runtime
 from ..status import Component
 from ..vocabulary import COMPONENTS, Overall, component_name
+from .caching import CachePolicy
 from .responses import ResponseCache, send
 
 bp = Blueprint("api_v2", __name__, url_prefix="/api/v2")
@@ -217,13 +218,14 @@ def _answer(name: str) -> Response:
     page_url = rt.settings.public_url or request.url_root
     key = (state.snapshot_version, state.components_version, state.history_version, state.board_version)
     cache: ResponseCache = current_app.extensions["statuspage.responses"]
+    policy: CachePolicy = current_app.extensions["statuspage.cache_policy"]
 
     def build() -> bytes:
         summary = Summary(state.shown_components(), state.overall(), state.history, state.board, page_url,
                           state.board.read_at if state.board else now.astimezone(UTC))
         return json.dumps(ENDPOINTS[name](summary), separators=(",", ":")).encode()
 
-    response = send(cache.get(f"v2:{name}:{page_url}", key, build), "application/json", max_age=30)
+    response = send(cache.get(f"v2:{name}:{page_url}", key, build), "application/json", policy.api)
     response.headers["Access-Control-Allow-Origin"] = "*"  # these GET endpoints only
     return response
 

@@ -11,10 +11,10 @@ import functools
 import json
 from pathlib import Path
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app
 from flask.blueprints import BlueprintSetupState
 
-from .responses import Rendered, etag_of
+from .responses import Rendered, etag_of, send
 
 DOCUMENT = Path(__file__).with_name("openapi.json")
 
@@ -34,9 +34,4 @@ def _load(setup: BlueprintSetupState) -> None:
 
 @bp.get("/openapi.json")
 def openapi_json() -> Response:
-    rendered = document()
-    response = Response(rendered.body, mimetype="application/json")
-    response.set_etag(rendered.etag)
-    response.cache_control.public = True
-    response.cache_control.max_age = 300
-    return response.make_conditional(request)
+    return send(document(), "application/json", current_app.extensions["statuspage.cache_policy"].document)

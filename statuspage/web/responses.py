@@ -6,6 +6,7 @@ are named by the code, never by request input, so the cache cannot grow with wha
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import threading
@@ -14,6 +15,9 @@ from typing import Any, NamedTuple
 
 from flask import Response, request
 from werkzeug.http import parse_etags
+from werkzeug.utils import get_content_type
+
+from . import security
 
 
 class Rendered(NamedTuple):
@@ -50,15 +54,23 @@ class ResponseCache:
         return len(self._slots)
 
 
-def send(rendered: Rendered, mimetype: str, status: int = 200, max_age: int = 5) -> Response:
-    """Cached bytes with their ETag; 304 without a body while the client's copy is current."""
-    # Headers written as plain strings and If-None-Match compared here: werkzeug's cache_control
-    # object and make_conditional (Date, Range) cost more than the rest of the request together,
-    # and would keep the page below the framework's floor (bench/RESULTS.md).
-    headers = {"ETag": f'"{rendered.etag}"', "Cache-Control": f"public, max-age={max_age}"}
+def send(rendered: Rendered, mimetype: str, cache_control: str, status: int = 200) -> Response:
+    """Cached bytes with their ETag, their Cache-Control and the security headers; 304 without a
+    body while the client's copy is current."""
+    # Every header given as one plain list, so werkzeug sets nothing itself, and as a
+    # SecuredResponse, which security.add_headers leaves as it is: werkzeug's cache_control object
+    # and make_conditional (Date, Range), or six setdefault() scans of the headers, cost more than
+    # the rest of the app's work on a request together (bench/PROFILE.md).
+    headers = [("Content-Type", _content_type(mimetype)), ("ETag", f'"{rendered.etag}"'),
+               ("Cache-Control", cache_control), *security.HEADER_LIST]
     if status == 200 and client_has(rendered.etag):
-        return Response(status=304, headers=headers)
-    return Response(rendered.body, status=status, mimetype=mimetype, headers=headers)
+        return security.SecuredResponse(status=304, headers=headers)
+    return security.SecuredResponse(rendered.body, status=status, headers=headers)
+
+
+@functools.cache
+def _content_type(mimetype: str) -> str:
+    return get_content_type(mimetype, "utf-8")  # with "; charset=utf-8" where werkzeug would add it
 
 
 def client_has(etag: str) -> bool:

@@ -7,10 +7,16 @@ nothing and may be embedded nowhere. HTTPS is decided by the request as the trus
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import Flask, Response, request
+from werkzeug.datastructures import Headers
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..config import Settings
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
 
 # No 'unsafe-inline' or 'unsafe-eval' anywhere: htmx is configured for this policy (web/htmx.py)
 # and page.js is a file. Directives that do not fall back to default-src are spelled out.
@@ -35,14 +41,38 @@ HEADERS = {
     # No Cross-Origin-Resource-Policy: same-origin, which would stop other sites showing the badges.
 }
 
+HEADER_LIST = tuple(HEADERS.items())
+
+
+class SecuredResponse(Response):
+    """An answer built with every header of HEADER_LIST already (responses.send): add_headers
+    knows it by its class instead of scanning its headers.
+
+    Its headers are its own (built for this request, bytes with their Content-Length, no Location
+    to resolve), so they are sent as they are: werkzeug's get_wsgi_headers would copy them, checking
+    every header again, to adjust what these answers never hold. A 304 keeps werkzeug's rules
+    (it drops the entity headers)."""
+
+    def get_wsgi_headers(self, environ: WSGIEnvironment) -> Headers:
+        if self.status_code == 304:
+            return super().get_wsgi_headers(environ)
+        return self.headers
+
+
 # Two years, the preload lists' minimum. Not includeSubDomains: other hosts under a custom domain
 # are not this page's to commit to HTTPS.
 HSTS = "max-age=63072000"
 
 
 def add_headers(response: Response) -> Response:
-    for name, value in HEADERS.items():
-        response.headers.setdefault(name, value)
+    headers = response.headers
+    # The cached bytes, which are most answers, carry every header above already: they skip six
+    # setdefault() scans of their headers.
+    if not isinstance(response, SecuredResponse):
+        for name, value in HEADERS.items():
+            headers.setdefault(name, value)
+        # An answer that does not say it may be cached may not be: /metrics and the like.
+        headers.setdefault("Cache-Control", "no-store")
     # Only over HTTPS (RFC 6797 8.1: a browser ignores it over HTTP, and an HTTP answer saying it
     # would be a lie about how the visitor reached us).
     if request.is_secure:

@@ -19,6 +19,7 @@ from ..formatting import NONE, duration, money, utcnow
 from ..snapshot import Snapshot
 from ..state import Runtime
 from ..track import EQUITY_COLUMNS, TrackRecord
+from .caching import CachePolicy
 from .equity_chart import RANGES, equity_chart
 from .responses import ResponseCache, send
 from .responses import no_store_json as _json
@@ -41,6 +42,10 @@ def _cache() -> ResponseCache:
     return current_app.extensions["statuspage.responses"]
 
 
+def _policy() -> CachePolicy:
+    return current_app.extensions["statuspage.cache_policy"]
+
+
 def _current() -> tuple[TrackRecord | None, int, bool]:
     rt, now = _rt(), utcnow()
     snap = rt.state.snapshot
@@ -59,7 +64,7 @@ def _track_json(name: str, public: Callable[[TrackRecord, bool], Any]) -> Respon
     if track is None:
         return _json({"error": WAITING}, 503)
     rendered = _cache().get(name, (version, stale), lambda: _compact(public(track, stale)))
-    return send(rendered, "application/json")
+    return send(rendered, "application/json", _policy().live)
 
 
 @bp.get("/performance/track-record.json")
@@ -87,7 +92,7 @@ def daily_csv() -> Response:
     track, version, _ = _current()
     if track is None:
         return _json({"error": WAITING}, 503)
-    response = send(_cache().get("daily.csv", version, lambda: daily_csv_bytes(track)), "text/csv")
+    response = send(_cache().get("daily.csv", version, lambda: daily_csv_bytes(track)), "text/csv", _policy().live)
     name = f"track-record-daily-{track.as_of.astimezone(UTC).date().isoformat()}.csv"
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

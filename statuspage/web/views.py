@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import Blueprint, Flask, Response, abort, current_app, render_template, request
 
@@ -18,6 +18,7 @@ from ..state import Runtime
 from ..status import snapshot_current
 from ..vocabulary import BADGE_COLOURS, COMPONENTS, DEGRADED, OPERATIONAL
 from . import chart
+from .caching import CachePolicy
 from .equity_chart import DEFAULT_RANGE, UnknownRange, parse_range
 from .feeds import FeedLinks, atom, text_width
 from .responses import ResponseCache, etag_of, send
@@ -33,12 +34,21 @@ FRAGMENTS = ("banner", "board", "windows", "components", "history", "track", "eq
 WAITING = "no snapshot yet: the page has not completed its first read of the database"
 
 
+class Served(NamedTuple):
+    """What the cached views need, found with one lookup of the app per request (each lookup through
+    Flask's current_app proxy costs about a microsecond)."""
+
+    rt: Runtime
+    cache: ResponseCache
+    policy: CachePolicy
+
+
+def _served() -> Served:
+    return current_app.extensions["statuspage.served"]
+
+
 def _rt() -> Runtime:
     return current_app.extensions["statuspage"]
-
-
-def _cache() -> ResponseCache:
-    return current_app.extensions["statuspage.responses"]
 
 
 def _views_key(rt: Runtime, now: datetime) -> tuple[int, int, bool, int, int]:
@@ -111,14 +121,14 @@ def _render_page(rt: Runtime, now: datetime, candidate: Snapshot | None = None,
 
 @bp.get("/")
 def index() -> Response:
-    rt, now = _rt(), utcnow()
+    (rt, cache, policy), now = _served(), utcnow()
     try:
         chart_range = parse_range(request.args.get("range"))  # the equity chart's, for plain links
     except UnknownRange as exc:
         return _bad_range(exc)
-    rendered = _cache().get(f"page:{chart_range}", _views_key(rt, now),
-                            lambda: _render_page(rt, now, chart_range=chart_range))
-    return send(rendered, "text/html")
+    rendered = cache.get(f"page:{chart_range}", _views_key(rt, now),
+                         lambda: _render_page(rt, now, chart_range=chart_range))
+    return send(rendered, "text/html", policy.live)
 
 
 @bp.get("/fragments/<name>")
@@ -126,31 +136,31 @@ def fragment(name: str) -> Response:
     """One region of the page for the htmx poll; 304 without a body while the client's copy is current."""
     if name not in FRAGMENTS:
         abort(404)
-    rt, now = _rt(), utcnow()
+    (rt, cache, policy), now = _served(), utcnow()
     try:
         chart_range = parse_range(request.args.get("range")) if name == "equity" else DEFAULT_RANGE
     except UnknownRange as exc:
         return _bad_range(exc)
     slot = f"fragment:{name}:{chart_range}" if name == "equity" else f"fragment:{name}"
-    rendered = _cache().get(slot, _views_key(rt, now), lambda: render_template(
+    rendered = cache.get(slot, _views_key(rt, now), lambda: render_template(
         f"_{name}.html", **page_context(rt, now, chart_range=chart_range)).encode())
-    return send(rendered, "text/html", max_age=0)
+    return send(rendered, "text/html", policy.fragment)
 
 
 @bp.get("/performance/landing")
 def landing() -> Response:
-    rt, now = _rt(), utcnow()
+    (rt, cache, policy), now = _served(), utcnow()
     snap, held = rt.state.snapshot, rt.state.held
     if snap is None:
         return _json({"error": held.detail(False) if held else WAITING}, 503)
     stale = rt.state.is_stale(now, rt.settings.stale_after_s)
-    rendered = _cache().get("landing", (rt.state.snapshot_version, stale), lambda: landing_body(snap, stale, held))
-    return send(rendered, "application/json")
+    rendered = cache.get("landing", (rt.state.snapshot_version, stale), lambda: landing_body(snap, stale, held))
+    return send(rendered, "application/json", policy.live)
 
 
 @bp.get("/status.json")
 def status_json() -> Response:
-    rt, now = _rt(), utcnow()
+    (rt, cache, policy), now = _served(), utcnow()
 
     def build() -> bytes:
         snap = rt.state.snapshot
@@ -164,7 +174,7 @@ def status_json() -> Response:
         }
         return json.dumps(payload, separators=(",", ":")).encode()
 
-    return send(_cache().get("status", _views_key(rt, now), build), "application/json")
+    return send(cache.get("status", _views_key(rt, now), build), "application/json", policy.live)
 
 
 def _liveness(rt: Runtime, now: datetime) -> dict[str, bool]:
@@ -215,31 +225,31 @@ def healthz() -> Response:
 @bp.get("/history.json")
 def history_json() -> Response:
     """Uptime per component and day, and incidents newest first, as of the last history read."""
-    rt = _rt()
+    rt, cache, policy = _served()
     history = rt.state.history
     if history is None:
         return _json({"error": "no history yet: the page has not read its history table"}, 503)
     board = rt.state.board
-    rendered = _cache().get("history.json", (rt.state.history_version, rt.state.board_version),
-                            lambda: json.dumps(boards.history_public(history, board), separators=(",", ":")).encode())
-    return send(rendered, "application/json", max_age=60)
+    rendered = cache.get("history.json", (rt.state.history_version, rt.state.board_version),
+                         lambda: json.dumps(boards.history_public(history, board), separators=(",", ":")).encode())
+    return send(rendered, "application/json", policy.slow)
 
 
 @bp.get("/history.atom")
 def history_atom() -> Response:
     # Links from PUBLIC_URL or relative, never from the request: a Host header written into a
     # publicly cached feed would be served to everyone, and one cache entry per Host would grow forever.
-    rt = _rt()
+    rt, cache, policy = _served()
     links = FeedLinks.of(rt.settings.public_url)
-    rendered = _cache().get("history.atom", (rt.state.history_version, rt.state.board_version),
-                            lambda: atom(rt.state.history, links, utcnow(), rt.state.board))
-    return send(rendered, "application/atom+xml", max_age=60)
+    rendered = cache.get("history.atom", (rt.state.history_version, rt.state.board_version),
+                         lambda: atom(rt.state.history, links, utcnow(), rt.state.board))
+    return send(rendered, "application/atom+xml", policy.slow)
 
 
 @bp.get("/badge/<name>.svg")
 def badge(name: str) -> Response:
     """A small embeddable badge: overall status, or one component's state."""
-    rt = _rt()
+    rt, cache, policy = _served()
     if name == "overall":
         label, state = "status", rt.state.overall()
     elif name in COMPONENTS:
@@ -251,4 +261,4 @@ def badge(name: str) -> Response:
         return render_template("badge.svg", label=label, state=state, lw=text_width(label), rw=text_width(state),
                                colour=BADGE_COLOURS[state]).encode()
 
-    return send(_cache().get(f"badge:{name}", state, build), "image/svg+xml", max_age=60)
+    return send(cache.get(f"badge:{name}", state, build), "image/svg+xml", policy.slow)

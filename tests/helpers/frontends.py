@@ -120,11 +120,15 @@ class Nginx:
 
 
 @contextlib.contextmanager
-def nginx(tmp_path: Path, upstream_port: int, certificate: Certificate) -> Iterator[Nginx]:
+def nginx(tmp_path: Path, upstream_port: int, certificate: Certificate, *, cache: bool = True,
+          name: str = "nginx", per_address: int | None = None) -> Iterator[Nginx]:
     """Debian's nginx with deploy/nginx/statuspage.conf inside an http {} block like Debian's
-    /etc/nginx/nginx.conf, on random loopback ports, everything under ``tmp_path``, in the foreground."""
+    /etc/nginx/nginx.conf, on random loopback ports, everything under ``tmp_path / name``, in the
+    foreground; with ``cache=False``, its one switch turned off (``proxy_cache off;``); with
+    ``per_address``, that many requests in progress per client address instead of the file's 32
+    (the benchmark: wrk is one address standing for many visitors)."""
     assert NGINX, MISSING_NGINX
-    prefix = tmp_path / "nginx"
+    prefix = tmp_path / name
     prefix.mkdir()
     http_port, https_port = free_port(), free_port()
     site = NGINX_CONF.read_text()
@@ -133,6 +137,11 @@ def nginx(tmp_path: Path, upstream_port: int, certificate: Certificate) -> Itera
     site = _substitute(site, "server 127.0.0.1:8000;", f"server 127.0.0.1:{upstream_port};", 1)
     site = _substitute(site, f"/etc/letsencrypt/live/{SERVER_NAME}/fullchain.pem", str(certificate.cert), 1)
     site = _substitute(site, f"/etc/letsencrypt/live/{SERVER_NAME}/privkey.pem", str(certificate.key), 1)
+    site = _substitute(site, "/var/lib/nginx/statuspage-cache", str(prefix / "cache"), 1)
+    if not cache:
+        site = _substitute(site, "proxy_cache statuspage_cache;", "proxy_cache off;", 1)
+    if per_address is not None:
+        site = _substitute(site, "limit_conn statuspage_addr 32;", f"limit_conn statuspage_addr {per_address};", 1)
     (prefix / "statuspage.conf").write_text(site)
     # Running as root, nginx's workers would switch to "nobody", who cannot reach pytest's 0700
     # temporary directories; as anyone else the directive is ignored.

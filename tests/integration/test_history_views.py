@@ -70,7 +70,7 @@ def test_atom_feed_has_the_required_elements(app_with_incident) -> None:
 def test_badges_are_valid_svg_with_state_text_and_a_minute_of_caching(app_with_incident, name, text) -> None:
     response = app_with_incident.test_client().get(f"/badge/{name}.svg")
     assert response.status_code == 200 and response.mimetype == "image/svg+xml"
-    assert response.headers["Cache-Control"] in ("public, max-age=60", "max-age=60, public")
+    assert response.headers["Cache-Control"].startswith("public, max-age=60, ")
     svg = ET.fromstring(response.data)
     assert svg.tag == f"{SVG}svg" and int(svg.get("width")) > 0
     assert text in [t.text for t in svg.iter(f"{SVG}text")]

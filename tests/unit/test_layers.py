@@ -18,7 +18,7 @@ LAYERS: list[set[str]] = [
     {"jobs", "jobs.scheduler", "jobs.probes"},
     {"web", "web.views", "web.responses", "web.feeds", "web.chart", "web.ops", "web.openapi", "web.security",
      "web.errors", "web.htmx", "web.api_v2", "web.ops_api", "web.ops_forms",
-     "web.track", "web.equity_chart"},
+     "web.track", "web.equity_chart", "web.caching", "web.requestmetrics", "web.static"},
     {"", "cli", "cli.env", "cli.operators", "demo", "demo.pgserver", "demo.seed", "demo.simengine"},
 ]
 PURE = {"vocabulary", "formatting", "budgets", "status"}  # decisions and words: no I/O imported
