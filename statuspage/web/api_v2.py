@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app
 
 from .. import maintenance
 from ..board import STATE_IMPACT, Board, OperatorIncident, Update
@@ -73,7 +73,7 @@ class Summary:
         return max(moments, default=None)
 
     def page(self) -> dict[str, Any]:
-        return {"id": PAGE_ID, "name": PAGE_NAME, "url": self.page_url, "time_zone": "Etc/UTC",
+        return {"id": PAGE_ID, "name": PAGE_NAME, "url": self.page_url or "/", "time_zone": "Etc/UTC",
                 "updated_at": _iso(self.updated_at())}
 
     def status(self) -> dict[str, str]:
@@ -215,7 +215,9 @@ def _rt() -> Runtime:
 def _answer(name: str) -> Response:
     rt, now = _rt(), utcnow()
     state = rt.state
-    page_url = rt.settings.public_url or request.url_root
+    # PUBLIC_URL, else links relative to the page ("/", "/#incident-42"): never the request's Host,
+    # which a stranger chooses, and which would give every Host its own cache slot.
+    page_url = rt.settings.public_url or ""
     key = (state.snapshot_version, state.components_version, state.history_version, state.board_version)
     cache: ResponseCache = current_app.extensions["statuspage.responses"]
     policy: CachePolicy = current_app.extensions["statuspage.cache_policy"]
@@ -225,7 +227,7 @@ def _answer(name: str) -> Response:
                           state.board.read_at if state.board else now.astimezone(UTC))
         return json.dumps(ENDPOINTS[name](summary), separators=(",", ":")).encode()
 
-    response = send(cache.get(f"v2:{name}:{page_url}", key, build), "application/json", policy.api)
+    response = send(cache.get(f"v2:{name}", key, build), "application/json", policy.api)
     response.headers["Access-Control-Allow-Origin"] = "*"  # these GET endpoints only
     return response
 

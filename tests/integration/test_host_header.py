@@ -36,10 +36,12 @@ PATHS = ["/", "/fragments/banner", "/fragments/windows", "/fragments/components"
          "/performance/landing", "/status.json", "/history.json", "/history.atom", "/badge/overall.svg",
          "/badge/database.svg", "/openapi.json", "/livez", "/readyz", "/healthz", "/metrics", "/static/style.css",
          "/ops", "/ops.json", "/nope", "/fragments/nope", "/badge/nope.svg", "//status.json", "/badge//overall.svg",
-         "/static//style.css", "/fragments//banner", "/history.atom/", "//"]
+         "/static//style.css", "/fragments//banner", "/history.atom/", "//", "/api/v2/summary.json",
+         "/api/v2/incidents.json", "/api/v2/scheduled-maintenances.json", "/performance/track-record.json"]
 CACHED = ["/", "/fragments/banner", "/fragments/windows", "/fragments/components", "/fragments/history",
           "/performance/landing", "/status.json", "/history.json", "/history.atom", "/badge/overall.svg",
-          "/badge/engine.svg", "/badge/metrics.svg", "/badge/database.svg", "/badge/snapshot.svg"]
+          "/badge/engine.svg", "/badge/metrics.svg", "/badge/database.svg", "/badge/snapshot.svg",
+          "/api/v2/summary.json", "/api/v2/status.json", "/api/v2/incidents.json"]
 
 
 def incident_app(make_app, **env: str) -> Flask:
