@@ -34,6 +34,8 @@ def refresh_job(rt: Runtime, now: datetime | None = None) -> None:
     while (stopped := _refresh(rt, now)) is not None and now is None:
         if before is not None and stopped.read == before.read and stopped.rows_read <= before.rows_read:
             break  # the same read began again (the history it keys on changed): at the next interval
+        if rt.scheduler is not None and not rt.scheduler.running:
+            break  # shutting down: not minutes more of reading that nobody will serve
         before = stopped
         rt.state.job_continues("refresh", utcnow())
 

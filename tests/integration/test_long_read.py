@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import psycopg
+from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
 from statuspage.demo import seed
@@ -121,3 +122,15 @@ def test_a_change_to_the_history_while_it_is_read_starts_the_read_again(
             break
 
     assert_whole(rt, [*corrected, late])
+
+
+def test_a_scheduler_shutting_down_stops_the_read_after_the_refresh_in_progress(
+        writer: psycopg.Connection, make_app) -> None:
+    insert(writer, history(300, datetime.now(UTC)))
+    app = make_app(start_background=False)
+    rt = one_piece_per_refresh(app)
+    rt.scheduler = BackgroundScheduler()  # never started: as one that is shutting down, not running
+
+    refresh_job(rt)
+
+    assert rt.state.snapshot is None and reading_count(app) == 1
