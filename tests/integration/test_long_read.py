@@ -35,12 +35,15 @@ def history(n: int, now: datetime) -> list[Trade]:
             for t in seed.history(n, 300, now - timedelta(hours=1), seed=3)]
 
 
-def one_piece_per_refresh(app: Flask) -> Runtime:
+def reading_app(writer: psycopg.Connection, make_app, trades: list[Trade]) -> tuple[Flask, Runtime]:
+    """``trades`` in the table, and an app (scheduler off) whose every refresh reads one piece."""
+    insert(writer, trades)
+    app = make_app(start_background=False)
     rt = runtime(app)
     sealed = rt.state.sealed
     sealed.chunk_rows = sealed.track.chunk_rows = PIECE
     sealed.reserve_s = sealed.track.reserve_s = math.inf  # never left: every refresh stops after its first piece
-    return rt
+    return app, rt
 
 
 def assert_whole(rt: Runtime, trades: list[Trade]) -> None:
@@ -61,9 +64,7 @@ def reading_count(app: Flask) -> float:
 def test_the_first_numbers_are_the_whole_historys_after_as_many_refreshes_as_pieces(
         writer: psycopg.Connection, make_app) -> None:
     trades = history(500, T)
-    insert(writer, trades)
-    app = make_app(start_background=False)
-    rt = one_piece_per_refresh(app)
+    app, rt = reading_app(writer, make_app, trades)
     client = app.test_client()
     refreshes = 0
     while rt.state.snapshot is None and refreshes < 100:
@@ -89,9 +90,7 @@ def test_the_first_numbers_are_the_whole_historys_after_as_many_refreshes_as_pie
 def test_the_refresh_job_goes_on_with_the_next_piece_at_once(writer: psycopg.Connection, make_app) -> None:
     now = datetime.now(UTC)
     trades = history(300, now)
-    insert(writer, trades)
-    app = make_app(start_background=False)
-    rt = one_piece_per_refresh(app)
+    app, rt = reading_app(writer, make_app, trades)
 
     refresh_job(rt)  # as the scheduler calls it: one job run, not one per piece
 
@@ -104,9 +103,7 @@ def test_the_refresh_job_goes_on_with_the_next_piece_at_once(writer: psycopg.Con
 def test_a_change_to_the_history_while_it_is_read_starts_the_read_again(
         writer: psycopg.Connection, make_app) -> None:
     trades = history(500, T)
-    insert(writer, trades)
-    app = make_app(start_background=False)
-    rt = one_piece_per_refresh(app)
+    _, rt = reading_app(writer, make_app, trades)
     for _ in range(3):
         refresh_job(rt, T)
     assert rt.state.snapshot is None and rt.state.last_refresh_error.startswith("reading the history")
@@ -126,9 +123,7 @@ def test_a_change_to_the_history_while_it_is_read_starts_the_read_again(
 
 def test_a_scheduler_shutting_down_stops_the_read_after_the_refresh_in_progress(
         writer: psycopg.Connection, make_app) -> None:
-    insert(writer, history(300, datetime.now(UTC)))
-    app = make_app(start_background=False)
-    rt = one_piece_per_refresh(app)
+    app, rt = reading_app(writer, make_app, history(300, datetime.now(UTC)))
     rt.scheduler = BackgroundScheduler()  # never started: as one that is shutting down, not running
 
     refresh_job(rt)
