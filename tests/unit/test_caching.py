@@ -23,3 +23,27 @@ def test_no_cache_serves_a_copy_older_than_the_page_would_show_unflagged(refresh
                         f"stale-while-revalidate={while_revalidating}, stale-if-error={if_error}")
         assert s_maxage + max(while_revalidating, if_error) <= stale - refresh
     assert cache_control(0, 5, 100) == "public, max-age=0, s-maxage=5, stale-while-revalidate=5, stale-if-error=95"
+
+
+def test_send_hands_werkzeug_the_headers_it_would_have_built_itself() -> None:
+    """responses.send gives werkzeug its header list without a second check of every value: the
+    answer's headers are the ones Headers(list) makes, in the same order, and a value werkzeug
+    refuses is still refused (once, by _checked)."""
+    from flask import Flask
+    from werkzeug.datastructures import Headers
+
+    from statuspage.web import responses, security
+
+    rendered = responses.Rendered(b"<p>x</p>", responses.etag_of(b"<p>x</p>"))
+    chosen = policy(60, 180).live
+    app = Flask(__name__)
+    with app.test_request_context("/"):
+        answer = responses.send(rendered, "text/html", chosen)
+    assert isinstance(answer.headers, Headers)
+    assert list(answer.headers.items()) == list(Headers([
+        ("Content-Type", "text/html; charset=utf-8"), ("ETag", f'"{rendered.etag}"'), ("Cache-Control", chosen),
+        *security.HEADER_LIST, ("Content-Length", "8")]).items())
+    with app.test_request_context("/", headers={"If-None-Match": f'"{rendered.etag}"'}):
+        assert responses.send(rendered, "text/html", chosen).status_code == 304
+    with pytest.raises(ValueError, match="newline"):
+        responses._checked("text/html", "public\r\nSet-Cookie: x=1")
