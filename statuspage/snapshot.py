@@ -222,11 +222,11 @@ def _sealed_segment(cur: Cursor[dict[str, Any]], params: dict[str, Any],
 
     segment = sealed.pending.advance(cur, piece, sealed.chunk_rows, sealed.reserve_s, lambda w: w.trades,
                                      row["trades"], "history")
-    sealed.pending = None
     # the scan for the rows set aside only when there are some: never in a healthy history
     sealed.excluded = (_set_aside(cur.execute(sql("landing_excluded_before"), params).fetchall())
                        if row["trades"] > segment.trades else {})
-    sealed.segment, sealed.key = segment, key
+    # the read whole is dropped only once kept: a refresh cut before this goes on from it, not from the start
+    sealed.segment, sealed.key, sealed.pending = segment, key, None
     sealed.reads += 1
     return segment, sealed.excluded
 

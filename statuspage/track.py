@@ -344,10 +344,9 @@ def read_history(cur: Cursor[dict[str, Any]], until: datetime, t: datetime, cach
     def piece(whole: Segment, start: datetime | str, end: datetime) -> Segment:
         return whole.then(read_segment(cur, start, end, t, whole.path))
 
-    whole = cache.pending.advance(cur, piece, cache.chunk_rows, cache.reserve_s, lambda w: w.part.tally.trades,
-                                  before_until[0], "track record's history")
-    cache.pending = None
-    return whole
+    # kept until read_track keeps what it returns: a refresh cut before that goes on from it
+    return cache.pending.advance(cur, piece, cache.chunk_rows, cache.reserve_s, lambda w: w.part.tally.trades,
+                                 before_until[0], "track record's history")
 
 
 # --- what is published ---
@@ -628,7 +627,7 @@ def read_track(cur: Cursor[dict[str, Any]], now: datetime, until: datetime, befo
         day += timedelta(days=1)
     # Only now, with every read done, does the cache change: a refresh that fails half-way (the
     # database went away) leaves it as the last good refresh left it.
-    cache.base, cache.until, cache.days = base, kept_until, days
+    cache.base, cache.until, cache.days, cache.pending = base, kept_until, days, None
     prefix = cache.prefix(today)
     live = read_segment(cur, _midnight(today), "infinity", now, prefix.path)
     # The windows begin inside a day (closed_at > now - 7 days): that day's part is read on its own.
