@@ -138,9 +138,6 @@ class Board:
     def open_incidents(self) -> list[OperatorIncident]:
         return [i for i in self.incidents if i.is_open]
 
-    def resolved_since(self, since: datetime) -> list[OperatorIncident]:
-        return [i for i in self.incidents if i.resolved_at is not None and i.resolved_at > since]
-
     def level(self) -> Overall:
         """The banner level the open incidents' impact asks for."""
         levels = [IMPACT_OVERALL[i.impact] for i in self.open_incidents]
