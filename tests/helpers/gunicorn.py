@@ -11,6 +11,7 @@ import json
 import re
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -63,6 +64,21 @@ class Gunicorn(servers.Gunicorn):
     def access(self) -> list[dict[str, str]]:
         """The access log's entries; a line still being written is left for the next read."""
         return [json.loads(line) for line in self.out.read_text().split("\n")[:-1]]
+
+    def batch(self, send: Callable[[], list[Reply]]) -> tuple[list[Reply], set[int]]:
+        """The replies of a batch of requests (``send``), and the workers that answered them. Each
+        worker writes its access lines up to ACCESS_FLUSH_S late (gunicorn.conf.py): the log is
+        read once it holds every line of the batch, and only after earlier lines have settled."""
+        wait_until(self._settled, timeout=5, what="earlier access lines written")
+        seen = len(self.access())
+        replies = send()
+        wait_until(lambda: len(self.access()) >= seen + len(replies), timeout=5, what="the batch's access lines")
+        return replies, {int(e["pid"].strip("<>")) for e in self.access()[seen:seen + len(replies)]}
+
+    def _settled(self) -> bool:
+        before = len(self.access())
+        time.sleep(0.3)  # longer than ACCESS_FLUSH_S
+        return len(self.access()) == before
 
     def pids_that_served(self, path: str) -> set[int]:
         return {int(e["pid"].strip("<>")) for e in self.access() if e["path"] == path and e["status"] == "200"}
