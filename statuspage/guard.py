@@ -163,14 +163,19 @@ class Guard:
 
     def published(self, count: int, as_of: datetime) -> None:
         """Remember ``count`` and raise the stored mark to it (idempotent, order-free)."""
-        if self.memory is None or count > self.memory.count:
-            accepted = self.memory.accepted_at if self.memory else self.stored.accepted_at if self.stored else None
-            self.memory = Mark(count, as_of, accepted)
+        self.remember(count, as_of)
         if self.store is not None and (self.stored is None or count > self.stored.count):
             try:
                 self.store.raise_to(count, as_of)
             except (psycopg.Error, StoreUnavailable) as exc:
                 self._failed(exc)
+
+    def remember(self, count: int, as_of: datetime) -> None:
+        """This process serves ``count`` (its own read, or a sibling's it adopted): a later fall from
+        it is a drop, even when the stored mark cannot be read."""
+        if self.memory is None or count > self.memory.count:
+            accepted = self.memory.accepted_at if self.memory else self.stored.accepted_at if self.stored else None
+            self.memory = Mark(count, as_of, accepted)
 
     def _read_store(self) -> None:
         if self.store is None:

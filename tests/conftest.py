@@ -150,6 +150,8 @@ def start_gunicorn(tmp_path: Path) -> Iterator[Callable[..., gunicorn.Gunicorn]]
     yield start
     for server in started:
         server.stop()  # SIGTERM, as the platform stops it (it removes its metrics directory)
+        # shown by pytest only when the test failed: what the workers said, for a failure seen once in CI
+        print(f"--- last lines of {server.err.name} ---", *server.log().splitlines()[-60:], sep="\n")
 
 
 @pytest.fixture(autouse=True)

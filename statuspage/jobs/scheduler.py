@@ -98,6 +98,7 @@ def adopt_sibling_snapshot(rt: Runtime) -> None:
     mine = rt.state.snapshot
     if found is not None and (mine is None or found.as_of > mine.as_of):
         rt.state.publish(found, adopted=True)
+        rt.guard.remember(found.windows["all"].trades, found.as_of)
         log.info("snapshot: serving a sibling process's read of %s", utc_iso(found.as_of))
 
 
