@@ -1,7 +1,12 @@
 """What one process knows: the last good snapshot, the component table, when each job last ran.
 
 Background jobs write it, requests only read it. Every change bumps a version so the renderer
-knows when its cached bytes are out of date.
+knows when its cached bytes are out of date. Requests read without the lock, so the order is the
+protocol: a writer changes everything a version covers first and bumps the version last; a reader
+takes the version first and the content after. A reader that sees a new version then sees its
+content; one that sees the old version with new content only caches bytes the next request
+rebuilds. The other way round, bytes of the old content would be cached under the new version and
+served until the next change (seen: a worker serving "held": false for good).
 """
 
 from __future__ import annotations
@@ -67,12 +72,12 @@ class AppState:
         says nothing about this process's own last refresh, so its error stays."""
         with self._lock:
             self.snapshot = snap
-            self.snapshot_version += 1
             if not adopted:
                 self.last_refresh_error = ""
             self.held = None
             self.rejected_in_row = 0
             self.excluded = snap.excluded
+            self.snapshot_version += 1  # last: see the module's docstring
         self.metrics.record_snapshot(snap)
         self.metrics.record_hold(False)
 
@@ -82,13 +87,14 @@ class AppState:
             before = self.held
             if before is not None and before.reference == hold.reference:
                 hold = Hold(hold.reference, hold.found, before.since)  # the same hold goes on
-            if hold != before:
-                self.snapshot_version += 1  # the landing JSON and the page say so
-                log.error("refresh: %s", hold.detail(self.snapshot is not None))
             self.held = hold
             self.rejected_in_row = 0
             self.excluded = candidate.excluded
             self.last_refresh_error = f"held back: {hold.detail(self.snapshot is not None)}"
+            if hold != before:
+                self.snapshot_version += 1  # the landing JSON and the page say so; last, as above
+        if hold != before:
+            log.error("refresh: %s", hold.detail(self.snapshot is not None))
         self.metrics.record_excluded(candidate.excluded)
         self.metrics.record_hold(True)
 

@@ -48,9 +48,10 @@ def _policy() -> CachePolicy:
 
 def _current() -> tuple[TrackRecord | None, int, bool]:
     rt, now = _rt(), utcnow()
+    version = rt.state.snapshot_version  # before the content it covers (statuspage/state.py)
     snap = rt.state.snapshot
     track = snap.track if snap is not None else None
-    return track, rt.state.snapshot_version, rt.state.is_stale(now, rt.settings.stale_after_s)
+    return track, version, rt.state.is_stale(now, rt.settings.stale_after_s)
 
 
 def _compact(payload: Any) -> bytes:

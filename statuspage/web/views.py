@@ -159,11 +159,12 @@ def fragment(name: str) -> Response:
 @bp.get("/performance/landing")
 def landing() -> Response:
     (rt, cache, policy), now = _served(), utcnow()
+    version = rt.state.snapshot_version  # before the content it covers (statuspage/state.py)
     snap, held = rt.state.snapshot, rt.state.held
     if snap is None:
         return _json({"error": held.detail(False) if held else WAITING}, 503)
     stale = rt.state.is_stale(now, rt.settings.stale_after_s)
-    rendered = cache.get("landing", (rt.state.snapshot_version, stale), lambda: landing_body(snap, stale, held))
+    rendered = cache.get("landing", (version, stale), lambda: landing_body(snap, stale, held))
     return send(rendered, "application/json", policy.live)
 
 
@@ -235,11 +236,11 @@ def healthz() -> Response:
 def history_json() -> Response:
     """Uptime per component and day, and incidents newest first, as of the last history read."""
     rt, cache, policy = _served()
-    history = rt.state.history
+    key = (rt.state.history_version, rt.state.board_version)  # before the content (statuspage/state.py)
+    history, board = rt.state.history, rt.state.board
     if history is None:
         return _json({"error": "no history yet: the page has not read its history table"}, 503)
-    board = rt.state.board
-    rendered = cache.get("history.json", (rt.state.history_version, rt.state.board_version),
+    rendered = cache.get("history.json", key,
                          lambda: json.dumps(boards.history_public(history, board), separators=(",", ":")).encode())
     return send(rendered, "application/json", policy.slow)
 

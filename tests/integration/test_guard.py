@@ -7,6 +7,7 @@ real command. The history database that keeps the guard's memory is stopped and 
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -153,6 +154,35 @@ def test_an_emptied_table_is_held_back_flagged_and_published_only_once_an_operat
     assert component(server, "snapshot")["state"] == "operational"
     assert samples(server.get("/metrics").text)[("statuspage_snapshot_held", ())] == 0.0
     assert parse(server.get("/").body).find(id="held-banner") is None
+
+
+def test_a_request_answered_while_the_hold_begins_never_keeps_the_numbers_marked_current(
+        writer: psycopg.Connection, make_app: Callable[..., Flask], serve: Callable[[Flask], LiveServer]) -> None:
+    # Requests read the state without its lock and cache bytes per version: the version moves only
+    # once the hold is in place (statuspage/state.py). A request answered in between used to cache
+    # "held": false under the new version, and a worker served it until the next change (seen in CI).
+    now = utcnow()
+    seed.insert(writer, seed.history(50, 20, now))
+    app = make_app(start_background=False)
+    server = serve(app)
+    refresh_job(runtime(app), now)
+    assert server.get(LANDING).json()["held"] is False
+    answered: list[bool] = []
+
+    class AskWhileLogging(logging.Handler):  # runs inside the hold, on the refreshing thread
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage().startswith("refresh: all-time trade count fell"):
+                answered.append(server.get(LANDING).json()["held"])
+
+    handler = AskWhileLogging()
+    logging.getLogger("statuspage.state").addHandler(handler)
+    try:
+        recreate_empty(writer)
+        refresh_job(runtime(app), now + timedelta(seconds=1))
+    finally:
+        logging.getLogger("statuspage.state").removeHandler(handler)
+    assert answered == [True]
+    assert server.get(LANDING).json()["held"] is True
 
 
 def test_a_restarted_page_remembers_and_holds_back_an_emptied_table(writer: psycopg.Connection,
