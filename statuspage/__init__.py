@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None, *, start_background: bool = Tru
                       leader=leader, notifier=notifier, guard=guard, direct=direct)
     # a long history is read in pieces, leaving each refresh this much for the rest of its read
     runtime.state.sealed.reserve_s = runtime.state.sealed.track.reserve_s = budgets.read_reserve_s(settings)
+    runtime.state.sealed.verify_every_s = settings.verify_interval_s
     runtime.handoff_dir = handoff.directory()
     if runtime.handoff_dir is not None:
         scheduler.adopt_sibling_snapshot(runtime)  # a replaced worker serves what its siblings serve

@@ -160,6 +160,8 @@ SETTINGS: tuple[Setting, ...] = (
             "PostgreSQL URL for the page's own history schema; unset: DATABASE_URL.", secret=True),
     Setting("REFRESH_INTERVAL_S", positive_number, "60", "Seconds between landing-snapshot refreshes."),
     Setting("STALE_AFTER_S", positive_number, "180", "Age in seconds after which the served snapshot is stale."),
+    Setting("VERIFY_INTERVAL_S", positive_number, "3600",
+            "Longest time between scans of the kept history whatever the table's statistics say."),
     Setting("DB_CONNECT_TIMEOUT_S", positive_number, "5", "Connect timeout for database connections."),
     Setting("DB_STATEMENT_TIMEOUT_MS", positive_int, "5000", "Server-side statement timeout for every query."),
     Setting("DB_POOL_MAX_SIZE", positive_int, "4", "Most database connections one process holds."),
@@ -195,6 +197,7 @@ class Settings:
     history_database_url: str | None = field(repr=False)
     refresh_interval_s: float
     stale_after_s: float
+    verify_interval_s: float
     db_connect_timeout_s: float
     db_statement_timeout_ms: int
     db_pool_max_size: int

@@ -16,6 +16,7 @@ from .vocabulary import STATES
 
 # held: read and valid, but a large drop of the all-time count that the guard held back
 REFRESH_OUTCOMES = ("ok", "error", "rejected", "held", "reading")
+HISTORY_CHECKS = ("statistics", "scan", "verified_same", "verified_changed")  # snapshot.SealedCache.checks
 
 
 class Metrics:
@@ -64,6 +65,12 @@ class Metrics:
             "Trades the track record counts with a field it cannot use (kind: closed_before_opened, no_volume,"
             " blank_symbol), from the last good snapshot.",
             ["kind"], registry=registry, multiprocess_mode="livemostrecent")
+        self.history_checks = Counter(
+            "statuspage_history_checks",
+            "How refreshes confirmed the kept history before the daily range: statistics (the table's "
+            "counters and newest rows, no scan), scan (the counters showed a possible change), "
+            "verified_same or verified_changed (VERIFY_INTERVAL_S: a scan whatever they showed).",
+            ["how"], registry=registry)
         self.notifications = Counter(
             "statuspage_notifications", "Webhook delivery attempts by outcome (delivered, retry, failed).",
             ["outcome"], registry=registry)
@@ -72,6 +79,8 @@ class Metrics:
             self.refreshes.labels(outcome)
         for outcome in ("delivered", "retry", "failed"):
             self.notifications.labels(outcome)
+        for how in HISTORY_CHECKS:
+            self.history_checks.labels(how)
         self.db_connected.set(0)
         self.snapshot_held.set(0)
         self.record_excluded({})

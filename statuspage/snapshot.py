@@ -5,7 +5,10 @@ Everything public comes from here, and only from the database: there is no other
 
 from __future__ import annotations
 
+import logging
 import math
+import random
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -13,16 +16,19 @@ from decimal import Decimal
 from itertools import pairwise
 from typing import Any
 
-from psycopg import Cursor
+from psycopg import Connection, Cursor
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from . import deadline
 from .db import sql, valid_until
+from .db.changes import ChangeWatch, TableStats, read_stats
 from .db.chunks import ChunkedRead
 from .formatting import money, utc_iso
 from .track import COLD_CHUNK_ROWS, TrackCache, TrackRecord, read_track
 from .track import violations as track_violations
+
+log = logging.getLogger(__name__)
 
 WINDOWS = ("7d", "30d", "all")
 DAILY_DAYS = 30
@@ -172,16 +178,23 @@ class SealedCache:
 
     Reading it whole is the one full pass over the table (about 1 s at a million trades), made at
     start-up and again at the first refresh of every UTC day, when the range moves on. In between
-    it is reused only while the database still reports the same count, pnl sum and fees sum of
-    every row before that midnight (landing_earlier.sql), so a late, deleted or corrected trade
-    there, or a row set aside or fixed, is never missed. A correction that keeps all three (two
-    trades exchanging part of their pnl) is: wins, losses and drawdown follow it at the next
-    midnight's full read, or at the next start. So is one that only changes amounts while a NaN or
-    infinite amount there makes the sums NaN or infinite.
+    it is reused while PostgreSQL's statistics and the newest rows show no change before that
+    midnight (db/changes.py: no scan of the history); when they may, and at every verification
+    (``verify_every_s``, spread over the interval), while the database still reports the same
+    count, pnl sum and fees sum of every row before that midnight (landing_earlier.sql, one scan),
+    so a late, deleted or corrected trade there, or a row set aside or fixed, is not missed; which
+    change is seen when is in db/changes.py. A correction that keeps all three (two trades
+    exchanging part of their pnl) is: wins, losses and drawdown follow it at the next midnight's
+    full read, or at the next start. So is one that only changes amounts while a NaN or infinite
+    amount there makes the sums NaN or infinite.
     """
 
     key: tuple[Any, ...] | None = None  # (until, rows, pnl sum, fees sum) of every row before ``until``
     segment: WindowStats | None = None
+    watch: ChangeWatch = field(default_factory=ChangeWatch)
+    verify_every_s: float = 3600.0  # VERIFY_INTERVAL_S
+    verify_after: datetime | None = None  # the next scan whatever the statistics say
+    checks: Counter[str] = field(default_factory=Counter)  # how the kept segment was confirmed, drained by the job
     pending: ChunkedRead[WindowStats] | None = None  # a full pass that stopped part-way (db/chunks.py)
     chunk_rows: int = COLD_CHUNK_ROWS
     reserve_s: float = 3.0  # time a refresh keeps for the rest of its read (budgets.read_reserve_s)
@@ -201,17 +214,33 @@ def query_params(now: datetime) -> dict[str, Any]:
     return {"t": now, "recent_from": range_start, "until": range_start, "valid_until": valid_until(now)}
 
 
-def _sealed_segment(cur: Cursor[dict[str, Any]], params: dict[str, Any],
-                    sealed: SealedCache) -> tuple[WindowStats, dict[str, SetAside]]:
+def _sealed_segment(cur: Cursor[dict[str, Any]], params: dict[str, Any], sealed: SealedCache,
+                    stats: TableStats | None) -> tuple[WindowStats, dict[str, SetAside]]:
     """The valid trades before the daily range, and the rows set aside there: the cached segment
-    while the range starts at the same midnight and the fingerprint of every row before it still
-    matches (one order-free scan); otherwise read whole (the full pass, in pieces that may take
-    several refreshes, and a scan for the rows set aside when there are some), so at least once
-    every UTC day."""
-    until = params["until"]
+    while the range starts at the same midnight and nothing shows a change before it (the table's
+    statistics, else the fingerprint of every row before it: one order-free scan); otherwise read
+    whole (the full pass, in pieces that may take several refreshes, and a scan for the rows set
+    aside when there are some), so at least once every UTC day."""
+    until, now = params["until"], params["t"]
+    kept = sealed.segment is not None and sealed.key is not None and sealed.key[0] == until
+    verifying = kept and sealed.verify_after is not None and now >= sealed.verify_after
+    if kept and not verifying:
+        why = sealed.watch.change(cur, stats, until)
+        if why is None:
+            sealed.checks["statistics"] += 1
+            return sealed.segment, sealed.excluded
+        sealed.checks["scan"] += 1
+        log.debug("refresh: scanning the history before %s: %s", utc_iso(until), why)
     row = cur.execute(sql("landing_earlier"), params).fetchone()
     key = (until, row["trades"], row["pnl"], row["fees"])
+    if verifying:
+        sealed.checks["verified_same" if sealed.key == key else "verified_changed"] += 1
+        sealed.verify_after = now + timedelta(seconds=sealed.verify_every_s * random.uniform(0.5, 1))
+        if sealed.key != key:
+            log.warning("refresh: verification found the history before %s changed where the table's "
+                        "statistics showed nothing; reading it again", utc_iso(until))
     if sealed.segment is not None and sealed.key == key:
+        sealed.watch.confirm(cur, stats)
         return sealed.segment, sealed.excluded
     if sealed.pending is None or sealed.pending.key != key:
         sealed.pending = ChunkedRead(key, until, NO_TRADES)
@@ -228,6 +257,9 @@ def _sealed_segment(cur: Cursor[dict[str, Any]], params: dict[str, Any],
     # the read whole is dropped only once kept: a refresh cut before this goes on from it, not from the start
     sealed.segment, sealed.key, sealed.pending = segment, key, None
     sealed.reads += 1
+    sealed.watch.confirm(cur, stats)
+    if sealed.verify_after is None:  # each process its own phase: verifications never all at once
+        sealed.verify_after = now + timedelta(seconds=sealed.verify_every_s * random.uniform(0.5, 1))
     return segment, sealed.excluded
 
 
@@ -242,31 +274,38 @@ def read_snapshot(pool: ConnectionPool, now: datetime | Callable[[], datetime], 
     # The pool watches a lent connection for ``call_s`` (deadline.GuardedPool): a long read in pieces
     # (db/chunks.py) measures what it has left against that, too.
     lent_s = getattr(pool, "call_s", math.inf)
-    with pool.connection(timeout=timeout_s) as conn, deadline.within(lent_s, "snapshot refresh"), conn.transaction():
-        as_of = now() if callable(now) else now
-        params = query_params(as_of)
-        # One snapshot of the table for every query, so the windows agree with each other.
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        with conn.cursor(row_factory=dict_row) as cur:
-            full_reads = sealed.reads
-            earlier, excluded = _sealed_segment(cur, params, sealed)
-            params.update(earlier_trades=earlier.trades, earlier_pnl=earlier.pnl)
-            daily = tuple(DayPoint(**row) for row in cur.execute(sql("landing_daily"), params).fetchall())
-            windows = {row.pop("name"): WindowStats(**row)
-                       for row in cur.execute(sql("landing_windows"), params).fetchall()}
-            excluded = _set_aside(cur.execute(sql("landing_excluded"), params).fetchall(), excluded)
-            last = cur.execute(sql("last_trade"), params).fetchone()
-            landing_daily = [(p.day, p.trades, p.pnl) for p in daily]
-            before_until = (earlier.trades, earlier.pnl, earlier.fees)
+    with pool.connection(timeout=timeout_s) as conn, deadline.within(lent_s, "snapshot refresh"):
+        # before the transaction: every write these counters count, its snapshot sees (db/changes.py)
+        stats = read_stats(conn)
+        with conn.transaction():
+            return _read(conn, now() if callable(now) else now, sealed, stats)
+
+
+def _read(conn: Connection[Any], as_of: datetime, sealed: SealedCache, stats: TableStats | None) -> Snapshot:
+    """The snapshot in the transaction just begun on ``conn``."""
+    params = query_params(as_of)
+    # One snapshot of the table for every query, so the windows agree with each other.
+    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    with conn.cursor(row_factory=dict_row) as cur:
+        full_reads = sealed.reads
+        earlier, excluded = _sealed_segment(cur, params, sealed, stats)
+        params.update(earlier_trades=earlier.trades, earlier_pnl=earlier.pnl)
+        daily = tuple(DayPoint(**row) for row in cur.execute(sql("landing_daily"), params).fetchall())
+        windows = {row.pop("name"): WindowStats(**row)
+                   for row in cur.execute(sql("landing_windows"), params).fetchall()}
+        excluded = _set_aside(cur.execute(sql("landing_excluded"), params).fetchall(), excluded)
+        last = cur.execute(sql("last_trade"), params).fetchone()
+        landing_daily = [(p.day, p.trades, p.pnl) for p in daily]
+        before_until = (earlier.trades, earlier.pnl, earlier.fees)
+        track = read_track(cur, as_of, params["until"], before_until, landing_daily, sealed.track)
+        windows["all"] = earlier.then(windows.pop("recent"))
+        if sealed.reads != full_reads and track_violations(track, windows, windows["all"].max_drawdown):
+            # The landing numbers read their long history whole (every new day, or a change their
+            # fingerprint saw) and found what the track record's kept part missed: a correction
+            # that keeps every total. The track record reads its own long history again, in the
+            # same transaction, so the two count the same trades.
+            sealed.track.clear()
             track = read_track(cur, as_of, params["until"], before_until, landing_daily, sealed.track)
-            windows["all"] = earlier.then(windows.pop("recent"))
-            if sealed.reads != full_reads and track_violations(track, windows, windows["all"].max_drawdown):
-                # The landing numbers read their long history whole (every new day, or a change their
-                # fingerprint saw) and found what the track record's kept part missed: a correction
-                # that keeps every total. The track record reads its own long history again, in the
-                # same transaction, so the two count the same trades.
-                sealed.track.clear()
-                track = read_track(cur, as_of, params["until"], before_until, landing_daily, sealed.track)
     return Snapshot(as_of=as_of, windows=windows, daily=daily, last_trade_at=last["last_trade_at"] if last else None,
                     excluded=excluded, track=track)
 

@@ -25,6 +25,7 @@ from .helpers import gunicorn, opsdata
 from .helpers.app import page_pool, settings_for
 from .helpers.browser import CHROMIUM, CHROMIUM_ARGS, Tab, chromium_or_skip
 from .helpers.http import LiveServer
+from .helpers.trades import EngineSession
 from .helpers.webhooks import Receiver
 
 
@@ -47,7 +48,7 @@ def pg_dsn() -> Iterator[str]:
 @pytest.fixture
 def writer(pg_dsn: str) -> Iterator[psycopg.Connection]:
     """A read-write connection standing in for the engine; the table starts empty in every test."""
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+    with EngineSession.connect(pg_dsn, autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS closed_trades")
         seed.create_schema(conn)
         conn.execute("TRUNCATE statuspage.state_changes, statuspage.samples, statuspage.daily_rollups, "

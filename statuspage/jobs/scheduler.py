@@ -86,6 +86,9 @@ def _refresh(rt: Runtime, now: datetime | None) -> ReadInProgress | None:
         # This read failed and this process has nothing to show: a sibling's, rather than a 503 beside
         # siblings that answer. Not when it has numbers of its own: a sibling's carry no track record.
         adopt_sibling_snapshot(rt)
+    for how, times in state.sealed.checks.items():
+        metrics.history_checks.labels(how).inc(times)
+    state.sealed.checks.clear()
     state.ran("refresh", started)
     check_snapshot(rt, clock())
     return progress

@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "statuspage"
 LAYERS: list[set[str]] = [
     {"config", "vocabulary", "formatting", "budgets", "maintenance"},
     {"status"},
-    {"deadline", "db", "db.chunks", "db.leader", "db.migrate"},
+    {"deadline", "db", "db.changes", "db.chunks", "db.leader", "db.migrate"},
     {"backlog", "snapshot", "guard", "history", "notify", "metrics", "handoff", "operators", "board", "track"},
     {"state"},
     {"jobs", "jobs.scheduler", "jobs.probes"},
