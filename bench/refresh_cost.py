@@ -9,8 +9,12 @@ Each run is ``refresh_once`` exactly as the scheduler calls it, through the prod
 wall time, this process's CPU time (``time.process_time``) and the database's execution time
 of every statement it sent (``pg_stat_statements``, reset before each run). A cold run starts
 with an empty SealedCache (the first refresh after start-up: one full pass over the history);
-steady runs reuse it (every later refresh); a midnight run starts from a cache read a day
-earlier (the first refresh after the daily range has moved on).
+steady runs reuse it (every later refresh: the kept history confirmed from the table's statistics,
+statuspage/db/changes.py); verify runs reuse it with a verification due (the scan of the kept
+history every VERIFY_INTERVAL_S, which every refresh made before the statistics were used: the
+old steady refresh, side by side); a midnight run starts from a cache read a day earlier (the
+first refresh after the daily range has moved on). A history too long for one refresh's deadline
+is read in pieces first (db/chunks.py), outside the measured runs.
 """
 
 from __future__ import annotations
@@ -24,10 +28,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
+from psycopg_pool import ConnectionPool
 
 from statuspage.config import load_settings
 from statuspage.db import SQL_DIR, make_pool
-from statuspage.snapshot import SealedCache, read_snapshot, refresh_once
+from statuspage.db.chunks import ReadInProgress
+from statuspage.snapshot import SealedCache, refresh_once
 
 # Statements of this database since the last reset, the monitoring queries themselves left out.
 _STATEMENTS = """
@@ -58,15 +64,27 @@ def _name(query: str, names: dict[str, str]) -> str:
     return next((name for first, name in names.items() if first in query), query.split()[0].lower())
 
 
-def measure(dsn: str, cold: int, steady: int, midnight: int) -> dict[str, list[dict[str, object]]]:
+def _warm(pool: ConnectionPool, now: datetime, sealed: SealedCache) -> None:
+    """Every piece of a long history read into ``sealed``, as refresh_job's refreshes read them."""
+    while True:
+        try:
+            refresh_once(pool, now, 60, sealed)
+            return
+        except ReadInProgress:
+            continue
+
+
+def measure(dsn: str, cold: int, steady: int, midnight: int, verify: int = 0) -> dict[str, list[dict[str, object]]]:
     settings = load_settings({"DATABASE_URL": dsn})
     pool = make_pool(settings)
     pool.wait(timeout=30)
     names = _sql_names()
-    runs: dict[str, list[dict[str, object]]] = {"cold": [], "steady": [], "midnight": []}
+    runs: dict[str, list[dict[str, object]]] = {"cold": [], "steady": [], "verify": [], "midnight": []}
     with psycopg.connect(dsn, autocommit=True) as admin:
         sealed = SealedCache()
-        for kind in ["cold"] * cold + ["steady"] * steady + ["midnight"] * midnight:
+        pairs = min(steady, verify)  # steady and verify runs alternate: each pair under the same load
+        kept = ["steady", "verify"] * pairs + ["steady"] * (steady - pairs) + ["verify"] * (verify - pairs)
+        for kind in ["cold"] * cold + kept + ["midnight"] * midnight:
             now = datetime.now(UTC)
             if kind == "cold":
                 sealed = SealedCache()
@@ -74,11 +92,15 @@ def measure(dsn: str, cold: int, steady: int, midnight: int) -> dict[str, list[d
                 sealed = SealedCache()
                 # the cache as yesterday's refreshes left it (read_snapshot: its numbers, which
                 # count today's trades as future ones, are not the point, only its cache is)
-                read_snapshot(pool, now - timedelta(days=1), 60, sealed)
+                _warm(pool, now - timedelta(days=1), sealed)
+            elif sealed.segment is None:
+                _warm(pool, now, sealed)
+            if kind == "verify":
+                sealed.verify_after = now
             admin.execute("SELECT pg_stat_statements_reset()")
             passes, track_reads = sealed.reads, sealed.track.reads
             wall, cpu = time.perf_counter(), time.process_time()
-            refresh_once(pool, now, 60, sealed)
+            _warm(pool, now, sealed)  # one refresh, or every piece of a cold read too long for one
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
             queries: dict[str, float] = {}
             for query, _calls, ms in admin.execute(_STATEMENTS).fetchall():
@@ -99,8 +121,8 @@ def summary(runs: dict[str, list[dict[str, object]]]) -> str:
 
     lines = ["| refresh | runs | database + CPU | database: landing | database: track record | CPU | wall |",
              "|---|---|---|---|---|---|---|"]
-    for kind, label in (("steady", "every refresh"), ("midnight", "first after midnight"),
-                        ("cold", "first after start-up")):
+    for kind, label in (("steady", "every refresh"), ("verify", "a verification (every refresh before)"),
+                        ("midnight", "first after midnight"), ("cold", "first after start-up")):
         if runs[kind]:
             total = statistics.median(float(r["db_ms"]) + float(r["cpu_ms"]) for r in runs[kind])  # type: ignore[arg-type]
             landing, track = med(kind, "db_ms") - med(kind, "track_db_ms"), med(kind, "track_db_ms")
@@ -115,9 +137,11 @@ def main() -> None:
     parser.add_argument("--cold", type=int, default=3)
     parser.add_argument("--steady", type=int, default=9)
     parser.add_argument("--midnight", type=int, default=3)
+    parser.add_argument("--verify", type=int, default=0,
+                        help="refreshes with a verification due, alternating with steady ones")
     parser.add_argument("--summary", action="store_true", help="print a markdown table of the medians instead")
     args = parser.parse_args()
-    runs = measure(args.dsn, args.cold, args.steady, args.midnight)
+    runs = measure(args.dsn, args.cold, args.steady, args.midnight, args.verify)
     print(summary(runs) if args.summary else json.dumps(runs))
 
 

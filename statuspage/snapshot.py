@@ -222,7 +222,8 @@ def _sealed_segment(cur: Cursor[dict[str, Any]], params: dict[str, Any], sealed:
     whole (the full pass, in pieces that may take several refreshes, and a scan for the rows set
     aside when there are some), so at least once every UTC day."""
     until, now = params["until"], params["t"]
-    kept = sealed.segment is not None and sealed.key is not None and sealed.key[0] == until
+    # a read whole under way (a change was found) goes on, whatever the statistics say since
+    kept = sealed.segment is not None and sealed.key is not None and sealed.key[0] == until and sealed.pending is None
     verifying = kept and sealed.verify_after is not None and now >= sealed.verify_after
     if kept and not verifying:
         why = sealed.watch.change(cur, stats, until)

@@ -7,6 +7,7 @@ seconds), and each count of checks is read from the page's /metrics as an operat
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -154,3 +155,24 @@ def test_what_the_statistics_cannot_show_is_published_at_the_next_verification(
     refresh_job(rt, due + timedelta(seconds=600))
     assert checks(app)["verified_same"] == 1
     assert_published(rt, [*trades, hidden], due + timedelta(seconds=600))
+
+
+def test_a_change_a_verification_finds_in_a_long_history_is_read_whole_before_anything_is_published(
+        writer: psycopg.Connection, make_app: Callable[..., Flask]) -> None:
+    # The history read again in pieces, one per refresh (as at 10 million trades): until the last
+    # piece, the snapshot from before the verification stays served, never the old history anew.
+    trades = history(300)
+    app, rt = steady_app(writer, make_app, trades, VERIFY_INTERVAL_S="600")
+    hidden = Trade(-7, T - timedelta(days=100), Decimal("-321.09"), Decimal("0.5"))
+    insert(writer, [hidden])
+    rt.state.sealed.chunk_rows = rt.state.sealed.track.chunk_rows = 40
+    rt.state.sealed.reserve_s = rt.state.sealed.track.reserve_s = math.inf  # every refresh stops after a piece
+    due = T + timedelta(seconds=600)
+    for step in range(40):
+        refresh_job(rt, due + timedelta(seconds=step))
+        if rt.state.snapshot.as_of != T + timedelta(seconds=1):
+            break
+        assert not rt.state.last_refresh_error.startswith("snapshot rejected"), rt.state.last_refresh_error
+    assert step > 1  # it took several refreshes
+    assert_published(rt, [*trades, hidden], due + timedelta(seconds=step))
+    assert checks(app)["verified_changed"] == 1
