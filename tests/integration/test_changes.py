@@ -134,14 +134,21 @@ def test_new_trades_and_an_id_that_jumps_are_read_by_index_without_a_scan(
     assert rt.state.snapshot.windows["all"].trades == 303
 
 
-def test_what_the_statistics_cannot_show_is_published_at_the_next_verification(
-        writer: psycopg.Connection, make_app: Callable[..., Flask]) -> None:
-    # A trade inserted with an id below every id seen and closed before the daily range: an insert,
-    # so no update or delete counter moves, and not above the highest id. docs/numbers.md says so.
+def hidden_change(writer: psycopg.Connection,
+                  make_app: Callable[..., Flask]) -> tuple[Flask, Runtime, list[Trade], Trade]:
+    """A steady app (VERIFY_INTERVAL_S 600), then a trade inserted with an id below every id seen and
+    closed before the daily range: an insert, so no update or delete counter moves, and not above
+    the highest id. docs/numbers.md says the verification sees it."""
     trades = history(300)
     app, rt = steady_app(writer, make_app, trades, VERIFY_INTERVAL_S="600")
     hidden = Trade(-7, T - timedelta(days=100), Decimal("-321.09"), Decimal("0.5"))
     insert(writer, [hidden])
+    return app, rt, trades, hidden
+
+
+def test_what_the_statistics_cannot_show_is_published_at_the_next_verification(
+        writer: psycopg.Connection, make_app: Callable[..., Flask]) -> None:
+    app, rt, trades, hidden = hidden_change(writer, make_app)
     refresh_job(rt, T + timedelta(seconds=2))
     assert_published(rt, trades, T + timedelta(seconds=2))  # not yet: the documented delay
     assert checks(app)["statistics"] == 2
@@ -161,10 +168,7 @@ def test_a_change_a_verification_finds_in_a_long_history_is_read_whole_before_an
         writer: psycopg.Connection, make_app: Callable[..., Flask]) -> None:
     # The history read again in pieces, one per refresh (as at 10 million trades): until the last
     # piece, the snapshot from before the verification stays served, never the old history anew.
-    trades = history(300)
-    app, rt = steady_app(writer, make_app, trades, VERIFY_INTERVAL_S="600")
-    hidden = Trade(-7, T - timedelta(days=100), Decimal("-321.09"), Decimal("0.5"))
-    insert(writer, [hidden])
+    app, rt, trades, hidden = hidden_change(writer, make_app)
     rt.state.sealed.chunk_rows = rt.state.sealed.track.chunk_rows = 40
     rt.state.sealed.reserve_s = rt.state.sealed.track.reserve_s = math.inf  # every refresh stops after a piece
     due = T + timedelta(seconds=600)
