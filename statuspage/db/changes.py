@@ -28,6 +28,7 @@ a restart, picks it up (docs/numbers.md).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -37,6 +38,7 @@ from psycopg import Cursor
 
 from . import sql
 
+log = logging.getLogger(__name__)
 BEFORE_EVERY_ID = -(2**63)  # bigint's lowest: on an empty table every later row is new
 
 
@@ -56,8 +58,16 @@ class TableStats:
 
 def read_stats(conn: psycopg.Connection[Any]) -> TableStats | None:
     """The statistics now, on an autocommit connection outside any transaction: every write they
-    count was committed before the snapshot the caller takes next. None without the table."""
-    row = conn.execute(sql("landing_changes")).fetchone()
+    count was committed before the snapshot the caller takes next. None without the table, or when
+    this role may not read them (every role may, by default): then every refresh scans, as before."""
+    try:
+        row = conn.execute(sql("landing_changes")).fetchone()
+    except psycopg.OperationalError:
+        raise  # the connection itself failed: the refresh fails, as it would at its next statement
+    except psycopg.Error as exc:
+        log.warning("refresh: the table's statistics cannot be read, scanning instead: %s: %s",
+                    type(exc).__name__, str(exc).strip())
+        return None
     if row is None:
         return None
     return TableStats(**row) if isinstance(row, dict) else TableStats(*row)

@@ -18,13 +18,14 @@ from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 
 from statuspage.demo import seed
+from statuspage.demo.pgserver import EmbeddedPostgres
 from statuspage.jobs.scheduler import refresh_job
 from statuspage.state import Runtime
 
 from ..helpers import recompute
 from ..helpers.app import runtime
 from ..helpers.track_expected import Trade, expected_track, insert
-from ..helpers.trades import utc
+from ..helpers.trades import EngineSession, utc
 
 T = utc(2026, 4, 30, 14, 30)
 UNTIL = utc(2026, 4, 1)  # the first midnight of the landing's daily range at T: before it, the kept history
@@ -180,3 +181,22 @@ def test_a_change_a_verification_finds_in_a_long_history_is_read_whole_before_an
     assert step > 1  # it took several refreshes
     assert_published(rt, [*trades, hidden], due + timedelta(seconds=step))
     assert checks(app)["verified_changed"] == 1
+
+
+def test_a_role_that_may_not_read_the_statistics_scans_every_refresh_and_publishes_right(
+        private_pg: EmbeddedPostgres, pg_dsn: str, make_app: Callable[..., Flask]) -> None:
+    # Every role may read them by default; a server that revokes it must not lose the numbers.
+    trades = history(120)
+    with EngineSession.connect(private_pg.dsn, autocommit=True) as engine:
+        seed.create_schema(engine)
+        insert(engine, trades)
+        engine.execute("CREATE ROLE page_reader LOGIN")
+        engine.execute("GRANT SELECT ON closed_trades TO page_reader")
+        engine.execute("REVOKE SELECT ON pg_catalog.pg_stat_all_tables FROM PUBLIC")
+    reader_dsn = private_pg.dsn.replace("postgres@", "page_reader@", 1)
+    app = make_app(reader_dsn, start_background=False, HISTORY_DATABASE_URL=pg_dsn)
+    rt = runtime(app)
+    for second in range(3):
+        refresh_job(rt, T + timedelta(seconds=second))
+        assert_published(rt, trades, T + timedelta(seconds=second))
+    assert checks(app) == {"statistics": 0, "scan": 2, "verified_same": 0, "verified_changed": 0}
