@@ -3,9 +3,11 @@
 - ``http``: HTTP over real sockets (``http``, ``get``, ``Reply``), an app served on 127.0.0.1
   (``LiveServer``), a Content-Security-Policy read into its directives
 - ``wait``: ``wait_until``, the one bounded wait
-- ``trades``: ``add_trade`` (the engine's insert), ``utc``
+- ``trades``: ``add_trade`` (the engine's insert), ``utc``, ``EngineSession`` (the engine's connection,
+  reporting its table statistics after each statement)
 - ``app``: the tests' short intervals (``FAST``, ``settings_for``), background jobs run by hand with a
-  given ``now``, the page as a visitor reads it, every public GET, the app in a process of its own
+  given ``now``, the page as a visitor reads it, every public GET, the app in a process of its own,
+  ``default_sigint`` for a process stopped as Ctrl-C stops it
 - ``gunicorn``: gunicorn exactly as in production, started by a test (the one launcher; ``frontends``
   puts nginx in front of it)
 - ``webhooks``: a scripted webhook receiver on 127.0.0.1

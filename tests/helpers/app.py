@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -101,3 +102,9 @@ def app_process(dsn: str, engine_url: str, **env: str) -> subprocess.Popen:
                **env}
     return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=environ, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` of a process a test stops with SIGINT, as Ctrl-C does: a suite started in the
+    background by a shell without job control ignores SIGINT, and its children would inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -14,6 +14,7 @@ import psutil
 from statuspage.demo.pgserver import free_port
 
 from ..helpers import ROOT
+from ..helpers.app import default_sigint
 from ..helpers.http import get
 from ..helpers.wait import wait_until
 
@@ -31,6 +32,7 @@ def test_demo_serves_moving_numbers_and_stops_cleanly(tmp_path) -> None:
     with log.open("w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "statuspage", "demo", "--port", str(port), "--trade-every",
                                  "0.5"], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=default_sigint,
                                 env={k: v for k, v in os.environ.items() if k != "DATABASE_URL"})
     try:
         wait_until(lambda: f"http://127.0.0.1:{port}/" in log.read_text(), timeout=60, what="the URL printed")

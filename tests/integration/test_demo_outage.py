@@ -17,6 +17,7 @@ from statuspage.demo.pgserver import free_port
 from statuspage.jobs.probes import parse_engine_metrics
 
 from ..helpers import ROOT
+from ..helpers.app import default_sigint
 from ..helpers.http import get
 from ..helpers.wait import wait_until
 
@@ -26,7 +27,7 @@ def test_stopping_the_demo_database_takes_the_engine_database_connection_with_it
     log = tmp_path / "demo.log"
     with log.open("w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "statuspage", "demo", "--port", str(port)], cwd=ROOT,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=default_sigint,
                                 env={k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",
                                                                                      "NOTIFY_WEBHOOK_URLS")})
     base = f"http://127.0.0.1:{port}"
