@@ -184,8 +184,9 @@ def test_a_change_a_verification_finds_in_a_long_history_is_read_whole_before_an
 
 
 def test_a_role_that_may_not_read_the_statistics_scans_every_refresh_and_publishes_right(
-        private_pg: EmbeddedPostgres, pg_dsn: str, make_app: Callable[..., Flask]) -> None:
-    # Every role may read them by default; a server that revokes it must not lose the numbers.
+        private_pg: EmbeddedPostgres, make_app: Callable[..., Flask]) -> None:
+    # Every role may read them by default; a server that revokes it must not lose the numbers. The
+    # page's own schema on the same server, through the superuser: a fresh guard mark.
     trades = history(120)
     with EngineSession.connect(private_pg.dsn, autocommit=True) as engine:
         seed.create_schema(engine)
@@ -194,7 +195,7 @@ def test_a_role_that_may_not_read_the_statistics_scans_every_refresh_and_publish
         engine.execute("GRANT SELECT ON closed_trades TO page_reader")
         engine.execute("REVOKE SELECT ON pg_catalog.pg_stat_all_tables FROM PUBLIC")
     reader_dsn = private_pg.dsn.replace("postgres@", "page_reader@", 1)
-    app = make_app(reader_dsn, start_background=False, HISTORY_DATABASE_URL=pg_dsn)
+    app = make_app(reader_dsn, start_background=False, HISTORY_DATABASE_URL=private_pg.dsn)
     rt = runtime(app)
     for second in range(3):
         refresh_job(rt, T + timedelta(seconds=second))
