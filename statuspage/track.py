@@ -29,8 +29,9 @@ from typing import Any
 from psycopg import Cursor
 from psycopg.types.json import set_json_loads
 
+from . import deadline
 from .db import sql, valid_until
-from .db.chunks import ChunkedRead
+from .db.chunks import ChunkedRead, ReadInProgress
 from .formatting import money, utc_iso
 
 STAT_WINDOWS = ("7d", "30d", "all")
@@ -529,6 +530,7 @@ class TrackCache:
     reads: int = 0  # cold reads of the long history: a figure for the benchmark and the tests
     chunk_rows: int = COLD_CHUNK_ROWS
     reserve_s: float = 3.0  # time a refresh keeps for the rest of its read (budgets.read_reserve_s)
+    days_reserve_s: float = 1.0  # what the read of the days since the history leaves for the rest (3 statements)
     pending: ChunkedRead[Segment] | None = None  # a cold read that stopped part-way
     # compositions of kept parts, by what they were composed of: rebuilt only when that changes
     _composed: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False)
@@ -618,12 +620,19 @@ def read_track(cur: Cursor[dict[str, Any]], now: datetime, until: datetime, befo
     today = now.astimezone(UTC).date()
     base, kept_until, days = _kept(cur, now, until, before_until, daily, cache)
     # every whole day since, each continuing the path of the day before (normally none: one after
-    # midnight, 29 after a cold read)
-    day = until.date()
+    # midnight, 29 after a cold read, when the pieces left only their reserve: the days read are
+    # kept, and the next refresh goes on with the rest, as with the pieces)
+    day, read_now = until.date(), 0
     while day < today:
         if day not in days:
+            left = deadline.remaining()
+            if read_now and left is not None and left < cache.days_reserve_s:
+                cache.base, cache.until, cache.days, cache.pending = base, kept_until, days, None
+                raise ReadInProgress("track record's days", _midnight(today), len(days),
+                                     (today - until.date()).days, unit="days")
             before = days[day - timedelta(days=1)].path if day > until.date() else base.path
             days[day] = read_segment(cur, _midnight(day), _midnight(day + timedelta(days=1)), now, before)
+            read_now += 1
         day += timedelta(days=1)
     # Only now, with every read done, does the cache change: a refresh that fails half-way (the
     # database went away) leaves it as the last good refresh left it.

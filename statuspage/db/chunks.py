@@ -35,11 +35,11 @@ class ReadInProgress(Exception):
     """A chunked read stopped before its deadline with part of the history read; nothing is wrong,
     and the next refresh goes on from where it stopped."""
 
-    def __init__(self, what: str, until: datetime, rows_read: int, rows_total: int) -> None:
+    def __init__(self, what: str, until: datetime, rows_read: int, rows_total: int, unit: str = "trades") -> None:
         self.read, self.rows_read, self.rows_total = (what, until), rows_read, rows_total
         share = f"{rows_read / rows_total:.0%}, " if rows_total else ""
         super().__init__(f"reading the {what} before {utc_iso(until)} in parts: {share}"
-                         f"{rows_read:,} of about {rows_total:,} trades so far")
+                         f"{rows_read:,} of about {rows_total:,} {unit} so far")
 
 
 @dataclass

@@ -87,6 +87,28 @@ def test_the_first_numbers_are_the_whole_historys_after_as_many_refreshes_as_pie
     assert_whole(rt, trades)
 
 
+def test_the_days_after_the_long_history_are_read_over_as_many_refreshes_as_they_need(
+        writer: psycopg.Connection, make_app) -> None:
+    # At 10 million trades the 29 days after the history, each its own statement, could outlast
+    # what the pieces left of a refresh: they stop and go on like the pieces, never published half.
+    trades = history(500, T)
+    app, rt = reading_app(writer, make_app, trades)
+    rt.state.sealed.track.days_reserve_s = math.inf  # never left: every refresh reads one day
+    client = app.test_client()
+    messages = []
+    for _ in range(200):
+        refresh_job(rt, T)
+        if rt.state.snapshot is not None:
+            break
+        messages.append(rt.state.last_refresh_error)
+        assert client.get("/performance/landing").status_code == 503
+    days = [m for m in messages if m.startswith("reading the track record's days")]
+    # one day a refresh, the first of them read by the refresh that read the last piece
+    assert len(days) == 29 - 1, messages[-3:]
+    assert days[0].endswith("1 of about 29 days so far") and days[-1].endswith("28 of about 29 days so far")
+    assert_whole(rt, trades)
+
+
 def test_the_refresh_job_goes_on_with_the_next_piece_at_once(writer: psycopg.Connection, make_app) -> None:
     now = datetime.now(UTC)
     trades = history(300, now)
