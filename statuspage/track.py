@@ -634,8 +634,8 @@ def read_track(cur: Cursor[dict[str, Any]], now: datetime, until: datetime, befo
             days[day] = read_segment(cur, _midnight(day), _midnight(day + timedelta(days=1)), now, before)
             read_now += 1
         day += timedelta(days=1)
-    # Only now, with every read done, does the cache change: a refresh that fails half-way (the
-    # database went away) leaves it as the last good refresh left it.
+    # Only now, with every read done, does the cache change (or above, with the days read so far,
+    # each whole): a refresh that fails half-way (the database went away) leaves it as it was.
     cache.base, cache.until, cache.days, cache.pending = base, kept_until, days, None
     prefix = cache.prefix(today)
     live = read_segment(cur, _midnight(today), "infinity", now, prefix.path)
