@@ -202,6 +202,11 @@ class SealedCache:
     reads: int = 0  # full passes made: a figure for the benchmark and the tests
     track: TrackCache = field(default_factory=TrackCache)  # the track record's kept segments
 
+    def verify_later(self, now: datetime) -> None:
+        """The next verification, at a random moment in the second half of the interval: each
+        process its own phase, so verifications never come all at once."""
+        self.verify_after = now + timedelta(seconds=self.verify_every_s * random.uniform(0.5, 1))
+
     def forget(self) -> None:
         """Never trust a cached part of a snapshot that failed: the next refresh reads it all again."""
         self.key, self.pending = None, None
@@ -236,7 +241,7 @@ def _sealed_segment(cur: Cursor[dict[str, Any]], params: dict[str, Any], sealed:
     key = (until, row["trades"], row["pnl"], row["fees"])
     if verifying:
         sealed.checks["verified_same" if sealed.key == key else "verified_changed"] += 1
-        sealed.verify_after = now + timedelta(seconds=sealed.verify_every_s * random.uniform(0.5, 1))
+        sealed.verify_later(now)
         if sealed.key != key:
             log.warning("refresh: verification found the history before %s changed where the table's "
                         "statistics showed nothing; reading it again", utc_iso(until))
@@ -259,8 +264,8 @@ def _sealed_segment(cur: Cursor[dict[str, Any]], params: dict[str, Any], sealed:
     sealed.segment, sealed.key, sealed.pending = segment, key, None
     sealed.reads += 1
     sealed.watch.confirm(cur, stats)
-    if sealed.verify_after is None:  # each process its own phase: verifications never all at once
-        sealed.verify_after = now + timedelta(seconds=sealed.verify_every_s * random.uniform(0.5, 1))
+    if sealed.verify_after is None:
+        sealed.verify_later(now)
     return segment, sealed.excluded
 
 

@@ -73,7 +73,7 @@ class Gunicorn(servers.Gunicorn):
         seen = len(self.access())
         replies = send()
         wait_until(lambda: len(self.access()) >= seen + len(replies), timeout=5, what="the batch's access lines")
-        return replies, {int(e["pid"].strip("<>")) for e in self.access()[seen:seen + len(replies)]}
+        return replies, {_pid(e) for e in self.access()[seen:seen + len(replies)]}
 
     def _settled(self) -> bool:
         before = len(self.access())
@@ -81,7 +81,7 @@ class Gunicorn(servers.Gunicorn):
         return len(self.access()) == before
 
     def pids_that_served(self, path: str) -> set[int]:
-        return {int(e["pid"].strip("<>")) for e in self.access() if e["path"] == path and e["status"] == "200"}
+        return {_pid(e) for e in self.access() if e["path"] == path and e["status"] == "200"}
 
     def wait_ready(self, timeout: float = 15) -> None:
         """Until every worker has booted, started its scheduler and published a snapshot."""
@@ -100,6 +100,10 @@ class Gunicorn(servers.Gunicorn):
     def wait_exit(self, timeout: float) -> tuple[int, float]:
         rc = self.proc.wait(timeout=timeout)
         return rc, time.monotonic() - self.started
+
+
+def _pid(entry: dict[str, str]) -> int:
+    return int(entry["pid"].strip("<>"))  # the access log writes it as gunicorn's <pid>
 
 
 def start(log_dir: Path, name: str, **env: str | None) -> Gunicorn:
