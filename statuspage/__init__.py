@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask
 from prometheus_client import CollectorRegistry
 
-from . import budgets, db, handoff, web
+from . import budgets, db, handoff, published, web
 from .config import Settings, load_settings
 from .db.leader import Leader
 from .formatting import utcnow
@@ -58,6 +58,8 @@ def create_app(settings: Settings | None = None, *, start_background: bool = Tru
     # a long history is read in pieces, leaving each refresh this much for the rest of its read
     runtime.state.sealed.reserve_s = runtime.state.sealed.track.reserve_s = budgets.read_reserve_s(settings)
     runtime.state.sealed.verify_every_s = settings.verify_interval_s
+    # every process serves the leader's published snapshot: one engine read per deployment
+    runtime.reader = published.Reader(settings.history_dsn, history_kwargs, call_s)
     runtime.handoff_dir = handoff.directory()
     if runtime.handoff_dir is not None:
         scheduler.adopt_sibling_snapshot(runtime)  # a replaced worker serves what its siblings serve

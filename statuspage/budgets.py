@@ -52,6 +52,27 @@ def read_reserve_s(s: Settings) -> float:
     return statement_s(s) / 2
 
 
+def pickup_delay_s(s: Settings) -> float:
+    """How long after the refresh tick a process that does not lead reads the published snapshot:
+    the leader reads and publishes at the tick itself."""
+    return min(2.0, s.refresh_interval_s / 4)
+
+
+def pickup_s(s: Settings) -> float:
+    """A pickup of the published snapshot: the wait after the tick, or at start-up the wait for the
+    leader's first publication (``refresh_s``), then one indexed query, tried again once on a new
+    session when the kept one was lost."""
+    return max(pickup_delay_s(s), refresh_s(s)) + 2 * (connect_s(s) + statement_s(s))
+
+
+def refresh_job_s(s: Settings) -> float:
+    """One refresh run: the leadership check (a connect at most), then either the leader's engine
+    read and its publish, or the pickup and, when that fails, the process's own engine read."""
+    leader = refresh_s(s) + statement_s(s)
+    follower = pickup_s(s) + refresh_s(s)
+    return connect_s(s) + max(leader, follower)
+
+
 def history_s(s: Settings) -> float:
     """The history run: connect, check the session, take the lock, write, read; one call each."""
     return connect_s(s) + 4 * statement_s(s)
@@ -64,7 +85,7 @@ def notify_s(s: Settings) -> float:
 
 def job_deadlines(s: Settings) -> dict[str, float]:
     """The longest one run of each background job can take, excluding ``LIVENESS_SLACK_S``."""
-    return {"refresh": refresh_s(s), "probe_database": s.probe_timeout_s, "probe_engine": s.probe_timeout_s,
+    return {"refresh": refresh_job_s(s), "probe_database": s.probe_timeout_s, "probe_engine": s.probe_timeout_s,
             # a local file read; a tracker file that blocks (a FIFO, a hung mount) is a stuck job
             "probe_local": s.probe_timeout_s,
             "history": history_s(s), "notify": notify_s(s)}

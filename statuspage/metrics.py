@@ -14,8 +14,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from .snapshot import EXCLUSION_REASONS, WINDOWS, SetAside, Snapshot
 from .vocabulary import STATES
 
-# held: read and valid, but a large drop of the all-time count that the guard held back
-REFRESH_OUTCOMES = ("ok", "error", "rejected", "held", "reading")
+# held: read and valid, but a large drop of the all-time count that the guard held back;
+# published: a process that does not lead served a new publication of the leader's
+REFRESH_OUTCOMES = ("ok", "error", "rejected", "held", "reading", "published")
+SNAPSHOT_SOURCES = ("published", "engine")
 HISTORY_CHECKS = ("statistics", "scan", "verified_same", "verified_changed")  # snapshot.SealedCache.checks
 
 
@@ -71,6 +73,12 @@ class Metrics:
             "counters and newest rows, no scan), scan (the counters showed a possible change), "
             "verified_same or verified_changed (VERIFY_INTERVAL_S: a scan whatever they showed).",
             ["how"], registry=registry)
+        self.snapshot_source = Gauge(
+            "statuspage_snapshot_source",
+            "1 for where the served snapshot comes from: published (the history leader's: one engine read "
+            "per deployment) or engine (this process read it: it is the leader, or the history database is "
+            "out of reach), else 0.",
+            ["source"], registry=registry, multiprocess_mode="livesum")
         self.notifications = Counter(
             "statuspage_notifications", "Webhook delivery attempts by outcome (delivered, retry, failed).",
             ["outcome"], registry=registry)
@@ -81,6 +89,7 @@ class Metrics:
             self.notifications.labels(outcome)
         for how in HISTORY_CHECKS:
             self.history_checks.labels(how)
+        self.record_source("")
         self.db_connected.set(0)
         self.snapshot_held.set(0)
         self.record_excluded({})
@@ -98,6 +107,10 @@ class Metrics:
     def record_excluded(self, excluded: dict[str, SetAside]) -> None:
         for reason in EXCLUSION_REASONS:
             self.excluded_rows.labels(reason).set(excluded[reason].trades if reason in excluded else 0)
+
+    def record_source(self, source: str) -> None:
+        for candidate in SNAPSHOT_SOURCES:
+            self.snapshot_source.labels(candidate).set(1 if candidate == source else 0)
 
     def record_hold(self, held: bool) -> None:
         self.snapshot_held.set(1 if held else 0)

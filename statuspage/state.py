@@ -30,6 +30,7 @@ from .guard import Guard, Hold
 from .history import History, Recorded
 from .metrics import Metrics
 from .notify import DirectAlerts, Notifier
+from .published import Reader
 from .snapshot import SealedCache, SetAside, Snapshot, is_stale
 from .status import Component, JobRun, Observation, advance, overall, worst
 from .vocabulary import COMPONENTS, MAINTENANCE, Overall
@@ -62,6 +63,12 @@ class AppState:
     history_reachable: bool | None = None  # None until the first history run; False: direct alerts
     board: boards.Board | None = None  # what operators wrote, as of the last history run
     board_version: int = 0
+    # Where the served snapshot comes from: "published" (the leader's, statuspage/published.py) or
+    # "engine" (this process read it: it is the leader, or the fallback); "" before the first.
+    source: str = ""
+    published_version: int = 0  # the newest published version this process has written or served
+    published_read_at: datetime | None = None  # when the leader read it
+    publish_error: str = ""  # operator detail: why the published snapshot was not used or written
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -81,21 +88,42 @@ class AppState:
         self.metrics.record_snapshot(snap)
         self.metrics.record_hold(False)
 
-    def hold(self, hold: Hold, candidate: Snapshot) -> None:
-        """The guard held ``candidate`` back: keep serving the last good snapshot, flagged."""
+    def serve(self, snap: Snapshot | None, held: Hold | None, excluded: dict[str, SetAside]) -> None:
+        """Serve what the leader published: its snapshot, and its hold if its guard holds back (the
+        hold first: never a moment of the leader's last good numbers served as not held)."""
+        if held is None:
+            if snap is not None:
+                self.publish(snap)
+        else:
+            self.hold(held, excluded)
+            if snap is not None and snap != self.snapshot:
+                with self._lock:
+                    self.snapshot = snap
+                    self.snapshot_version += 1  # last: see the module's docstring
+                self.metrics.record_snapshot(snap)
+                self.metrics.record_excluded(excluded)
+        self.set_source("published")
+
+    def set_source(self, source: str) -> None:
+        self.source = source
+        self.metrics.record_source(source)
+
+    def hold(self, hold: Hold, excluded: dict[str, SetAside]) -> None:
+        """The guard held a candidate back (its rows set aside: ``excluded``): keep serving the last
+        good snapshot, flagged."""
         with self._lock:
             before = self.held
             if before is not None and before.reference == hold.reference:
                 hold = Hold(hold.reference, hold.found, before.since)  # the same hold goes on
             self.held = hold
             self.rejected_in_row = 0
-            self.excluded = candidate.excluded
+            self.excluded = excluded
             self.last_refresh_error = f"held back: {hold.detail(self.snapshot is not None)}"
             if hold != before:
                 self.snapshot_version += 1  # the landing JSON and the page say so; last, as above
         if hold != before:
             log.error("refresh: %s", hold.detail(self.snapshot is not None))
-        self.metrics.record_excluded(candidate.excluded)
+        self.metrics.record_excluded(excluded)
         self.metrics.record_hold(True)
 
     def observe(self, name: str, obs: Observation, now: datetime, confirm: int) -> Component:
@@ -174,6 +202,7 @@ class Runtime:
     guard: Guard
     direct: DirectAlerts
     scheduler: BaseScheduler | None = None
+    reader: Reader | None = None  # the leader's published snapshots (history database); None: own reads
     handoff_dir: Path | None = None  # where this instance's processes share snapshots (statuspage/handoff.py)
     # Renders what a candidate snapshot would be served as (views.render_check); raises if it cannot.
     render_check: Callable[[Snapshot, datetime], None] | None = None
@@ -185,6 +214,8 @@ class Runtime:
         self.guard.close()
         self.notifier.close()
         self.leader.close()
+        if self.reader is not None:
+            self.reader.close()
         self.pool.close(timeout=2)
 
 

@@ -162,6 +162,14 @@ class Durations:
             return None
         return (Decimal(self.kth((n - 1) // 2)) + Decimal(self.kth(n // 2))) / 2
 
+    def middle(self) -> Durations:
+        """The one or two middle values, as a run of two: the same median from two numbers instead
+        of every trade's (what a published track record carries, statuspage/published.py)."""
+        n = self.count
+        if not n:
+            return Durations()
+        return Durations((array("q", [self.kth((n - 1) // 2), self.kth(n // 2)]),))
+
 
 @dataclass(frozen=True)
 class Part:
@@ -495,6 +503,15 @@ class TrackRecord:
         if path.open is None:
             return _ZERO, None
         return path.peak - path.cum, path.open.start
+
+    def published(self) -> TrackRecord:
+        """This record with every duration but the middle ones dropped: the same numbers, pages and
+        JSON, a few hundred kilobytes at ten million trades instead of 80 MB."""
+        def slim(part: Part) -> Part:
+            return replace(part, sorted_durations=part.sorted_durations.middle())
+
+        return TrackRecord(self.as_of, replace(self.total, part=slim(self.total.part)),
+                           {name: slim(part) for name, part in self.windows.items()})
 
     def to_public(self, *, stale: bool) -> dict[str, Any]:
         depth, since = self.current_drawdown

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 from typing import Any
 
 import psycopg
@@ -35,9 +36,17 @@ class Leader:
         self.conn: psycopg.Connection | None = None
         self.is_leader = False
         self.call_s = call_s  # client-side deadline of each call on the session (a frozen server)
+        # The history job and the refresh job (which publishes the snapshot through this session)
+        # both call ensure(): one at a time, so they never open two sessions or race on the lock.
+        self._ensuring = threading.Lock()
 
-    def ensure(self) -> bool:
-        """Check the session (a dead one loses the lock with it), reconnect, try the lock."""
+    def ensure(self, reconnect: bool = True) -> bool:
+        """Check the session (a dead one loses the lock with it), reconnect (unless told not to),
+        try the lock."""
+        with self._ensuring:
+            return self._ensure(reconnect)
+
+    def _ensure(self, reconnect: bool) -> bool:
         if self.conn is not None:
             try:
                 with deadline.guard(self.conn, "history session check", self.call_s):
@@ -45,6 +54,8 @@ class Leader:
             except psycopg.Error:
                 self._drop("history connection lost")
         if self.conn is None:
+            if not reconnect:
+                return False
             try:
                 self.conn = psycopg.connect(self._dsn, **self._kwargs)
             except psycopg.Error as exc:

@@ -6,18 +6,20 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from time import monotonic
 
 import psycopg
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from .. import board, budgets, deadline, handoff, history, notify
+from .. import board, budgets, deadline, handoff, history, notify, published
 from ..db.chunks import ReadInProgress
 from ..formatting import utc_iso, utcnow
-from ..snapshot import Snapshot, SnapshotRejected, refresh_once
+from ..snapshot import Snapshot, SnapshotRejected, refresh_once, violations
 from ..state import Runtime
 from ..status import database_observation, engine_observation, jobs_alive, metrics_observation, snapshot_observation
 from ..vocabulary import COMPONENTS
@@ -27,11 +29,25 @@ log = logging.getLogger(__name__)
 
 
 def refresh_job(rt: Runtime, now: datetime | None = None) -> None:
-    """Read, validate, render and publish a snapshot, unless the guard holds it back; on any
-    failure keep serving the last good one. A long history is read in pieces over several reads
+    """One read of the engine per deployment (statuspage/published.py): the history leader reads,
+    validates, renders and publishes, unless the guard holds it back; every other process serves
+    the newest published snapshot after checking it again. A process reads the engine itself when
+    it leads, or when the history database cannot be reached or read, or what it holds is refused. On any
+    failure the last good snapshot stays. A long history is read in pieces over several reads
     (db/chunks.py): while that read moves on, the next read follows at once, as a run of its own."""
+    started = now or utcnow()
+    leading = _leading(rt)
+    # The history database is read only while the leadership check reached it: a frozen or lost one
+    # costs each refresh nothing more (the history job reconnects, every PROBE_INTERVAL_S).
+    reachable = rt.leader.conn is not None and not rt.leader.conn.closed
+    if not leading and rt.reader is not None and reachable and pickup(rt, now):
+        rt.state.ran("refresh", started)
+        check_snapshot(rt, now or utcnow())
+        return
+    if not leading and not reachable:
+        rt.state.publish_error = "the history database is out of reach: reading the engine here"
     before: ReadInProgress | None = None
-    while (stopped := _refresh(rt, now)) is not None and now is None:
+    while (stopped := _refresh(rt, now, leading)) is not None and now is None:
         if before is not None and stopped.read == before.read and stopped.rows_read <= before.rows_read:
             break  # the same read began again (the history it keys on changed): at the next interval
         if rt.scheduler is not None and not rt.scheduler.running:
@@ -40,8 +56,84 @@ def refresh_job(rt: Runtime, now: datetime | None = None) -> None:
         rt.state.job_continues("refresh", utcnow())
 
 
-def _refresh(rt: Runtime, now: datetime | None) -> ReadInProgress | None:
-    """One refresh; where it stopped when it stopped part-way through a long read, else None."""
+def _leading(rt: Runtime) -> bool:
+    """Whether this process holds the history lock, taking it if it is free. Only the history job
+    (every PROBE_INTERVAL_S) reconnects after a loss, and the first refresh, so a cold start needs
+    no history run first; the check ends within DB_CONNECT_TIMEOUT_S (a frozen history database)."""
+    try:
+        with deadline.within(rt.settings.db_connect_timeout_s, "leadership check"):
+            return rt.leader.ensure(reconnect="refresh" not in rt.state.job_runs)
+    except psycopg.Error:
+        return False
+
+
+def pickup(rt: Runtime, now: datetime | None) -> bool:
+    """Serve the newest published snapshot. False when this process must read the engine itself:
+    the history database cannot be read, or what it holds is refused. One indexed query per refresh,
+    ``pickup_delay_s`` after the tick so the leader has published this tick's read; at start-up, while
+    nothing is published yet, again every quarter second for at most ``refresh_s`` (the leader's
+    first read). Until the leader's first publication a process serves nothing of its own."""
+    state = rt.state
+    scheduled = now is None  # a run by hand (tests) passes its own ``now`` and never sleeps
+    if scheduled and state.published_version:
+        time.sleep(budgets.pickup_delay_s(rt.settings))
+    waited_until = monotonic() + budgets.refresh_s(rt.settings)
+    try:
+        while (found := rt.reader.newest(state.published_version)) is None and scheduled \
+                and not state.published_version and monotonic() < waited_until:
+            time.sleep(0.25)
+    except psycopg.Error as exc:
+        state.publish_error = f"published snapshot unreadable: {type(exc).__name__}: {exc}".strip()
+        log.warning("refresh: %s; reading the engine here", state.publish_error)
+        return False
+    if found is None:
+        state.publish_error = "" if state.published_version else "nothing published yet: the leader's first read"
+        return True
+    version, _, body = found
+    try:
+        pub = published.decode(body)
+        if pub.snapshot is not None:
+            problems = violations(pub.snapshot)
+            if problems:
+                raise SnapshotRejected(problems)
+            render_or_reject(rt, pub.snapshot, pub.snapshot.as_of)
+    except (SnapshotRejected, ValueError) as exc:
+        state.publish_error = f"published version {version} refused: {exc}"
+        log.error("refresh: %s; reading the engine here", state.publish_error)
+        return False
+    state.published_version, state.published_read_at, state.publish_error = version, pub.read_at, ""
+    state.serve(pub.snapshot, pub.held, pub.excluded)
+    state.metrics.refreshes.labels("published").inc()
+    if pub.held is None:
+        state.last_refresh_error = ""
+        if pub.snapshot is not None:
+            rt.guard.remember(pub.snapshot.windows["all"].trades, pub.snapshot.as_of)
+    return True
+
+
+def publish_snapshot(rt: Runtime, read_at: datetime) -> None:
+    """Write what this leader now serves (its snapshot and hold) for every other process."""
+    state, leader = rt.state, rt.leader
+    if leader.conn is None:
+        return
+    pub = published.of(read_at, state.snapshot, state.held, state.excluded)
+    try:
+        version = published.write(leader.conn, pub, leader.me, leader.call_s)
+    except psycopg.Error as exc:
+        state.publish_error = f"publish failed: {type(exc).__name__}: {exc}".strip()
+        log.warning("refresh: %s", state.publish_error)
+        return
+    if version is None:
+        state.publish_error = "publish refused: this session no longer holds the leader's lock"
+        log.warning("refresh: %s", state.publish_error)
+        leader.is_leader = False
+        return
+    state.published_version, state.published_read_at, state.publish_error = version, read_at, ""
+
+
+def _refresh(rt: Runtime, now: datetime | None, leading: bool) -> ReadInProgress | None:
+    """One read of the engine, published for every other process when ``leading``; where it
+    stopped when it stopped part-way through a long read, else None."""
     # The snapshot's time is taken once a connection is in hand, not before a pool wait of up to
     # DB_CONNECT_TIMEOUT_S: as_of is when the data was read (a fixed ``now`` is used as is).
     clock = (lambda: now) if now else utcnow
@@ -74,7 +166,7 @@ def _refresh(rt: Runtime, now: datetime | None) -> ReadInProgress | None:
         metrics.db_connected.set(1)
         hold = rt.guard.review(snap.windows["all"].trades, snap.as_of)
         if hold is not None:
-            state.hold(hold, snap)
+            state.hold(hold, snap.excluded)
             metrics.refreshes.labels("held").inc()
         else:
             state.publish(snap)
@@ -82,6 +174,9 @@ def _refresh(rt: Runtime, now: datetime | None) -> ReadInProgress | None:
             if rt.handoff_dir is not None:
                 handoff.save(rt.handoff_dir, snap)
             metrics.refreshes.labels("ok").inc()
+        state.set_source("engine")
+        if leading:
+            publish_snapshot(rt, snap.as_of)
     if state.last_refresh_error and rt.handoff_dir is not None and state.snapshot is None:
         # This read failed and this process has nothing to show: a sibling's, rather than a 503 beside
         # siblings that answer. Not when it has numbers of its own: a sibling's carry no track record.

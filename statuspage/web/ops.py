@@ -151,6 +151,13 @@ def operator_view(rt: Runtime, now: datetime) -> dict[str, Any]:
                      "stale": state.is_stale(now, settings.stale_after_s),
                      "last_refresh_error": state.last_refresh_error or None,
                      "rejected_in_row": state.rejected_in_row,
+                     # published: the history leader's read (one per deployment); engine: read here,
+                     # as the leader or because the history database cannot be read
+                     "source": state.source or None,
+                     "leader": rt.leader.is_leader,
+                     "published_version": state.published_version or None,
+                     "published_read_at": _iso(state.published_read_at),
+                     "publish_error": state.publish_error or None,
                      "held": None if state.held is None else {
                          "reference": state.held.reference, "found": state.held.found,
                          "since": utc_iso(state.held.since), "detail": state.held.detail(snap is not None)},

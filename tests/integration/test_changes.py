@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import psycopg
@@ -22,33 +22,26 @@ from statuspage.demo.pgserver import EmbeddedPostgres
 from statuspage.jobs.scheduler import refresh_job
 from statuspage.state import Runtime
 
-from ..helpers import recompute
 from ..helpers.app import runtime
-from ..helpers.track_expected import Trade, expected_track, insert
-from ..helpers.trades import EngineSession, utc
-
-T = utc(2026, 4, 30, 14, 30)
-UNTIL = utc(2026, 4, 1)  # the first midnight of the landing's daily range at T: before it, the kept history
-
-
-def history(n: int) -> list[Trade]:
-    return [Trade(t.id, t.closed_at, t.pnl, t.fees, t.symbol, t.side, t.qty, t.entry_price, t.exit_price, t.opened_at)
-            for t in seed.history(n, 300, T - timedelta(hours=1), seed=5)]
+from ..helpers.history_faults import (
+    T,
+    assert_published,
+    corrected,
+    deleted,
+    history,
+    late_trade,
+    statistics_reset,
+    table_statistics_reset,
+    truncated_and_refilled,
+)
+from ..helpers.track_expected import Trade, insert
+from ..helpers.trades import EngineSession
 
 
 def checks(app: Flask) -> dict[str, float]:
     text = app.test_client().get("/metrics").get_data(as_text=True)
     return {s.labels["how"]: s.value for family in text_string_to_metric_families(text)
             for s in family.samples if s.name == "statuspage_history_checks_total"}
-
-
-def assert_published(rt: Runtime, trades: list[Trade], now: datetime) -> None:
-    """The served snapshot is that of ``trades`` at ``now``, recomputed in plain Python."""
-    snap = rt.state.snapshot
-    assert snap is not None and snap.as_of == now and snap.track is not None
-    assert snap.to_public(stale=False) == recompute.expected_public(
-        [recompute.Trade(t.id, t.closed_at, t.pnl, t.fees) for t in trades], now)
-    assert snap.track.to_public(stale=False) == expected_track(trades, now)
 
 
 def steady_app(writer: psycopg.Connection, make_app: Callable[..., Flask], trades: list[Trade],
@@ -62,48 +55,6 @@ def steady_app(writer: psycopg.Connection, make_app: Callable[..., Flask], trade
     assert_published(rt, trades, T + timedelta(seconds=1))
     assert checks(app) == {"statistics": 1, "scan": 0, "verified_same": 0, "verified_changed": 0}
     return app, rt
-
-
-def replace(trades: list[Trade], trade_id: int, **changes: object) -> list[Trade]:
-    return [Trade(**{**t.__dict__, **changes}) if t.id == trade_id else t for t in trades]
-
-
-def late_trade(writer: psycopg.Connection, trades: list[Trade]) -> list[Trade]:
-    late = Trade(max(t.id for t in trades) + 1, T - timedelta(days=200), Decimal("-250.5"), Decimal("1.25"))
-    insert(writer, [late])
-    return [*trades, late]
-
-
-def corrected(writer: psycopg.Connection, trades: list[Trade]) -> list[Trade]:
-    old = next(t for t in trades if t.closed_at < UNTIL)
-    writer.execute("UPDATE closed_trades SET pnl = pnl + 99.99 WHERE id = %s", (old.id,))
-    return replace(trades, old.id, pnl=old.pnl + Decimal("99.99"))
-
-
-def deleted(writer: psycopg.Connection, trades: list[Trade]) -> list[Trade]:
-    old = [t for t in trades if t.closed_at < UNTIL][3]
-    writer.execute("DELETE FROM closed_trades WHERE id = %s", (old.id,))
-    return [t for t in trades if t.id != old.id]
-
-
-def truncated_and_refilled(writer: psycopg.Connection, trades: list[Trade]) -> list[Trade]:
-    # the same count, an old trade's pnl different: only the table's new file tells
-    old = next(t for t in trades if t.closed_at < UNTIL)
-    refilled = replace(trades, old.id, pnl=old.pnl - Decimal("40"))
-    with writer.transaction():
-        writer.execute("TRUNCATE closed_trades")
-        insert(writer, refilled)
-    return refilled
-
-
-def statistics_reset(writer: psycopg.Connection, trades: list[Trade]) -> list[Trade]:
-    writer.execute("SELECT pg_stat_reset()")
-    return trades
-
-
-def table_statistics_reset(writer: psycopg.Connection, trades: list[Trade]) -> list[Trade]:
-    writer.execute("SELECT pg_stat_reset_single_table_counters('closed_trades'::regclass)")
-    return trades
 
 
 @pytest.mark.parametrize("fault", [late_trade, corrected, deleted, truncated_and_refilled, statistics_reset,

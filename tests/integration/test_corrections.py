@@ -89,6 +89,7 @@ def test_the_correction_is_followed_by_a_restarted_page(writer: psycopg.Connecti
     refresh_job(running.extensions["statuspage"], EVENING)
     assert shown(running) == all_time(rows)
 
+    running.extensions["statuspage"].close()  # restarted: the leader's lock goes with it
     restarted = make_app(start_background=False)  # a new process against the same data, the same minute
     refresh_job(restarted.extensions["statuspage"], EVENING)
     assert shown(restarted) == all_time(corrected)

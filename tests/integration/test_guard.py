@@ -194,6 +194,7 @@ def test_a_restarted_page_remembers_and_holds_back_an_emptied_table(writer: psyc
     assert runtime(first).state.snapshot.windows["all"].trades == 432
 
     recreate_empty(writer)
+    runtime(first).close()  # restarted: its lock and its publication's leader gone
     # A new process against the same databases: nothing in its memory, the stored mark says 432.
     server = serve(make_app())
     reason = "all-time trade count fell from 432 to 0; holding the numbers back until an operator accepts"
@@ -207,10 +208,12 @@ def test_a_restarted_page_remembers_and_holds_back_an_emptied_table(writer: psyc
     assert page.by_id("waiting").find(cls="waiting__title").text == "Figures held back"
     assert reason in page.by_id("held-banner").text
 
-    # ...and the first process, still running, holds its last good numbers back too
-    refresh_job(runtime(first), utcnow())
-    assert runtime(first).state.held is not None
-    assert runtime(first).state.snapshot.windows["all"].trades == 432
+    # ...and another process, which serves what the new leader published, holds them back too
+    other = make_app(start_background=False)
+    refresh_job(runtime(other), utcnow())
+    assert runtime(other).state.source == "published" and runtime(other).state.snapshot is None
+    assert runtime(other).state.held is not None
+    assert other.test_client().get(LANDING).get_json() == {"error": reason}
 
 
 def test_a_page_that_first_starts_on_an_empty_table_publishes_it(writer: psycopg.Connection,

@@ -125,7 +125,10 @@ def test_each_hard_deadline_covers_the_calls_its_job_makes() -> None:
                        "DB_STATEMENT_TIMEOUT_MS": "5000", "PROBE_TIMEOUT_S": "3", "NOTIFY_TIMEOUT_S": "5"})
     call = 5 + budgets.MARGIN_S
     assert job_deadlines(s) == {
-        "refresh": 5 + call,  # a wait for a pooled connection, one transaction
+        # the leadership check (a connect), then the pickup (the wait for the leader's first publication,
+        # a pooled wait and one transaction's worth, then twice a connect and a query) and the
+        # process's own read when that fails: a wait for a pooled connection, one transaction
+        "refresh": 5 + (5 + call) + 2 * (5 + call) + (5 + call),
         "probe_database": 3, "probe_engine": 3, "probe_local": 3,
         "history": 5 + 4 * call,  # connect, session check, lock, write, read
         "notify": 5 + call + 20 * (2 * call + 5 + budgets.MARGIN_S),  # connect, orphans, 20 x (claim, post, settle)

@@ -10,10 +10,11 @@ PACKAGE = Path(__file__).resolve().parents[2] / "statuspage"
 
 # Top to bottom; a module may import from its own layer and the layers before it.
 LAYERS: list[set[str]] = [
-    {"config", "vocabulary", "formatting", "budgets", "maintenance"},
+    {"config", "vocabulary", "formatting", "budgets", "maintenance", "codec"},
     {"status"},
     {"deadline", "db", "db.changes", "db.chunks", "db.leader", "db.migrate"},
-    {"backlog", "snapshot", "guard", "history", "notify", "metrics", "handoff", "operators", "board", "track"},
+    {"backlog", "snapshot", "guard", "history", "notify", "metrics", "handoff", "operators", "board", "track",
+     "published"},
     {"state"},
     {"jobs", "jobs.scheduler", "jobs.probes"},
     {"web", "web.views", "web.responses", "web.feeds", "web.chart", "web.ops", "web.openapi", "web.security",
@@ -21,7 +22,7 @@ LAYERS: list[set[str]] = [
      "web.track", "web.equity_chart", "web.caching", "web.requestmetrics", "web.static"},
     {"", "cli", "cli.env", "cli.operators", "demo", "demo.pgserver", "demo.seed", "demo.simengine"},
 ]
-PURE = {"vocabulary", "formatting", "budgets", "status"}  # decisions and words: no I/O imported
+PURE = {"vocabulary", "formatting", "budgets", "status", "codec"}  # decisions and words: no I/O imported
 IO_LIBRARIES = ("psycopg", "psycopg_pool", "flask", "werkzeug", "apscheduler", "urllib.request", "http", "socket",
                 "subprocess", "prometheus_client")
 
