@@ -67,8 +67,9 @@ def pickup_s(s: Settings) -> float:
 
 def refresh_job_s(s: Settings) -> float:
     """One refresh run: the leadership check (a connect at most), then either the leader's engine
-    read and its publish, or the pickup and, when that fails, the process's own engine read."""
-    leader = refresh_s(s) + statement_s(s)
+    read and its publish (a new leader with nothing to show first takes the last publication: one
+    query, without waiting), or the pickup and, when that fails, the process's own engine read."""
+    leader = 2 * (connect_s(s) + statement_s(s)) + refresh_s(s) + statement_s(s)
     follower = pickup_s(s) + refresh_s(s)
     return connect_s(s) + max(leader, follower)
 

@@ -46,6 +46,10 @@ def refresh_job(rt: Runtime, now: datetime | None = None) -> None:
         return
     if not leading and not reachable:
         rt.state.publish_error = "the history database is out of reach: reading the engine here"
+    if leading and rt.state.snapshot is None and rt.reader is not None:
+        # A new leader (the old one gone, or a new deploy) serves the last publication while its own
+        # first read, minutes at ten million trades, goes on.
+        pickup(rt, now, wait=False)
     before: ReadInProgress | None = None
     while (stopped := _refresh(rt, now, leading)) is not None and now is None:
         if before is not None and stopped.read == before.read and stopped.rows_read <= before.rows_read:
@@ -67,14 +71,15 @@ def _leading(rt: Runtime) -> bool:
         return False
 
 
-def pickup(rt: Runtime, now: datetime | None) -> bool:
+def pickup(rt: Runtime, now: datetime | None, *, wait: bool = True) -> bool:
     """Serve the newest published snapshot. False when this process must read the engine itself:
     the history database cannot be read, or what it holds is refused. One indexed query per refresh,
     ``pickup_delay_s`` after the tick so the leader has published this tick's read; at start-up, while
     nothing is published yet, again every quarter second for at most ``refresh_s`` (the leader's
-    first read). Until the leader's first publication a process serves nothing of its own."""
+    first read). Until the leader's first publication a process serves nothing of its own. Without
+    ``wait``, one query at once."""
     state = rt.state
-    scheduled = now is None  # a run by hand (tests) passes its own ``now`` and never sleeps
+    scheduled = now is None and wait  # a run by hand (tests) passes its own ``now`` and never sleeps
     if scheduled and state.published_version:
         time.sleep(budgets.pickup_delay_s(rt.settings))
     waited_until = monotonic() + budgets.refresh_s(rt.settings)

@@ -7,6 +7,7 @@ recomputation."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 from collections.abc import Callable
@@ -242,3 +243,27 @@ def test_a_leader_killed_in_the_middle_of_publishing_leaves_whole_rows_and_anoth
     snap = runtime(follower).state.snapshot
     assert runtime(follower).state.source == "published"
     assert_published(runtime(follower), expected, snap.as_of)
+
+
+def test_a_new_leader_serves_the_last_publication_while_its_own_long_first_read_goes_on(
+        writer: psycopg.Connection, make_app: Callable[..., Flask]) -> None:
+    trades = history(300)
+    old, _ = leader_and_other(writer, make_app, trades)
+    published_at = runtime(old).state.snapshot.as_of
+    runtime(old).close()  # the leader is gone; the history grows
+    added = [Trade(5_000, T - timedelta(minutes=30), Decimal("17.25"))]
+    insert(writer, added)
+    new = make_app(start_background=False, OPS_TOKEN=OPS)
+    rt = runtime(new)
+    rt.state.sealed.chunk_rows = rt.state.sealed.track.chunk_rows = 40  # as at ten million trades:
+    rt.state.sealed.reserve_s = rt.state.sealed.track.reserve_s = math.inf  # a piece per refresh
+    refresh_job(rt, T + timedelta(seconds=1))
+    assert rt.leader.is_leader and rt.state.source == "published"
+    assert_published(rt, trades, published_at)  # the old leader's numbers, with their own time
+    assert answers(new)  # every shared endpoint answers 200 meanwhile
+    for step in range(2, 40):
+        refresh_job(rt, T + timedelta(seconds=step))
+        if rt.state.source == "engine":
+            break
+    assert step > 2  # it took several refreshes, serving the publication meanwhile
+    assert_published(rt, [*trades, *added], T + timedelta(seconds=step))
