@@ -10,8 +10,9 @@ from statuspage.db import sql
 from statuspage.snapshot import query_params
 
 # What a refresh sends, in order, with the parameters it sends them with; the segment before the
-# daily range read whole only at start-up, and for one day after each midnight.
-REFRESH_QUERIES = ("landing_earlier", "landing_daily", "landing_windows", "last_trade")
+# daily range read whole only at start-up, and for one day after each midnight; one day's segment
+# for today and the two days where the 7- and 30-day windows begin, every refresh.
+REFRESH_QUERIES = ("landing_earlier", "landing_daily", "last_trade")
 
 
 def explain(dsn: str) -> dict[str, str]:

@@ -199,6 +199,10 @@ class SealedCache:
     chunk_rows: int = COLD_CHUNK_ROWS
     reserve_s: float = 3.0  # time a refresh keeps for the rest of its read (budgets.read_reserve_s)
     excluded: dict[str, SetAside] = field(default_factory=dict)  # rows set aside before ``until``
+    # Each whole day of the daily range before today, kept while the range starts at ``days_until``
+    # and the day's (trades, pnl, fees) in every refresh's daily series still match (_recent_windows).
+    days: dict[date, WindowStats] = field(default_factory=dict)
+    days_until: datetime | None = None
     reads: int = 0  # full passes made: a figure for the benchmark and the tests
     track: TrackCache = field(default_factory=TrackCache)  # the track record's kept segments
 
@@ -210,6 +214,7 @@ class SealedCache:
     def forget(self) -> None:
         """Never trust a cached part of a snapshot that failed: the next refresh reads it all again."""
         self.key, self.pending = None, None
+        self.days, self.days_until = {}, None
         self.track.clear()
 
 
@@ -252,8 +257,7 @@ def _sealed_segment(cur: Cursor[dict[str, Any]], params: dict[str, Any], sealed:
         sealed.pending = ChunkedRead(key, until, NO_TRADES)
 
     def piece(whole: WindowStats, start: datetime | str, end: datetime) -> WindowStats:
-        return whole.then(WindowStats(**cur.execute(sql("landing_sealed"),
-                                                    {**params, "scan_from": start, "scan_to": end}).fetchone()))
+        return whole.then(_segment(cur, params, start, end))
 
     segment = sealed.pending.advance(cur, piece, sealed.chunk_rows, sealed.reserve_s, lambda w: w.trades,
                                      row["trades"], "history")
@@ -267,6 +271,53 @@ def _sealed_segment(cur: Cursor[dict[str, Any]], params: dict[str, Any], sealed:
     if sealed.verify_after is None:
         sealed.verify_later(now)
     return segment, sealed.excluded
+
+
+def _segment(cur: Cursor[dict[str, Any]], params: dict[str, Any], start: datetime | str, end: datetime) -> WindowStats:
+    """The valid trades with ``start <= closed_at < end`` as one segment (landing_sealed.sql)."""
+    return WindowStats(**cur.execute(sql("landing_sealed"), {**params, "scan_from": start, "scan_to": end}).fetchone())
+
+
+def _recent_windows(cur: Cursor[dict[str, Any]], params: dict[str, Any], sealed: SealedCache,
+                    fresh: dict[date, tuple[int, Decimal, Decimal]]) -> dict[str, WindowStats]:
+    """The 7-day and 30-day windows and the daily range ("recent"), composed of segments: each whole
+    day of the range before today, kept while its (trades, pnl, fees) in this transaction's daily
+    series (``fresh``) still match and the range starts at the same midnight (a day that changed is
+    read again, alone), then today's trades and the parts of the two days where the windows begin
+    (closed_at > t - 7 days, > t - 30 days), read every refresh: a few days' trades, not thirty."""
+    until, t = params["until"], params["t"]
+    today = t.astimezone(UTC).date()
+    kept = sealed.days if sealed.days_until == until else {}
+    days: dict[date, WindowStats] = {}
+    day = until.date()
+    while day < today:
+        segment = kept.get(day)
+        if segment is None or (segment.trades, segment.pnl, segment.fees) != fresh.get(day):
+            segment = _segment(cur, params, _midnight(day), _midnight(day + timedelta(days=1)))
+        days[day] = segment
+        day += timedelta(days=1)
+    sealed.days, sealed.days_until = days, until  # every day read whole: a failure above changes nothing
+
+    def since(first: date) -> WindowStats:
+        whole = NO_TRADES
+        for d in sorted(d for d in days if d >= first):
+            whole = whole.then(days[d])
+        return whole
+
+    # valid_until bounds today's trades (trade_valid.sql): never past the next midnight
+    live = _segment(cur, params, _midnight(today), _midnight(today + timedelta(days=1)))
+    tick = timedelta(microseconds=1)  # closed_at > x is closed_at >= x + 1 µs
+    start7, start30 = t - timedelta(days=7), t - timedelta(days=30)
+    day7 = start7.astimezone(UTC).date() + timedelta(days=1)
+    edge7 = _segment(cur, params, start7 + tick, _midnight(day7))
+    edge30 = _segment(cur, params, start30 + tick, until)
+    recent = since(until.date())
+    return {"7d": edge7.then(since(day7)).then(live), "30d": edge30.then(recent).then(live),
+            "recent": recent.then(live)}
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), UTC)
 
 
 def read_snapshot(pool: ConnectionPool, now: datetime | Callable[[], datetime], timeout_s: float,
@@ -296,12 +347,13 @@ def _read(conn: Connection[Any], as_of: datetime, sealed: SealedCache, stats: Ta
         full_reads = sealed.reads
         earlier, excluded = _sealed_segment(cur, params, sealed, stats)
         params.update(earlier_trades=earlier.trades, earlier_pnl=earlier.pnl)
-        daily = tuple(DayPoint(**row) for row in cur.execute(sql("landing_daily"), params).fetchall())
-        windows = {row.pop("name"): WindowStats(**row)
-                   for row in cur.execute(sql("landing_windows"), params).fetchall()}
+        rows = cur.execute(sql("landing_daily"), params).fetchall()
+        fees = {row["day"]: row.pop("fees") for row in rows}
+        daily = tuple(DayPoint(**row) for row in rows)
+        windows = _recent_windows(cur, params, sealed, {p.day: (p.trades, p.pnl, fees[p.day]) for p in daily})
         excluded = _set_aside(cur.execute(sql("landing_excluded"), params).fetchall(), excluded)
         last = cur.execute(sql("last_trade"), params).fetchone()
-        landing_daily = [(p.day, p.trades, p.pnl) for p in daily]
+        landing_daily = [(p.day, p.trades, p.pnl, fees[p.day]) for p in daily]
         before_until = (earlier.trades, earlier.pnl, earlier.fees)
         track = read_track(cur, as_of, params["until"], before_until, landing_daily, sealed.track)
         windows["all"] = earlier.then(windows.pop("recent"))

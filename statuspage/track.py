@@ -8,7 +8,7 @@ read once (in chunks, so no statement grows with it) and kept; every whole UTC d
 landing's sealed range began is kept as a segment of its own; a refresh reads only today's trades
 and the two partial days where the 7- and 30-day windows begin. What is kept is checked against the
 landing numbers of the same transaction before it is used: the totals before the sealed range
-(``landing_earlier``/``landing_sealed``) and each day's count and pnl (``landing_daily``). A
+(``landing_earlier``/``landing_sealed``) and each day's count, pnl and fees (``landing_daily``). A
 mismatch (a late, corrected or deleted trade) re-reads the part that no longer agrees.
 """
 
@@ -594,7 +594,7 @@ Kept = tuple[Segment, datetime, dict[date, Segment]]
 
 
 def _kept(cur: Cursor[dict[str, Any]], now: datetime, until: datetime, before_until: tuple[int, Decimal, Decimal],
-          daily: Sequence[tuple[date, int, Decimal]], cache: TrackCache) -> Kept:
+          daily: Sequence[tuple[date, int, Decimal, Decimal]], cache: TrackCache) -> Kept:
     """What of the cache still holds at ``now``, as new values (the cache itself is not changed, but
     for the pieces of a cold read that stopped part-way): the history before ``until`` and the kept
     days since, the ones the database now disagrees with left out. Reads what the range left behind
@@ -602,12 +602,13 @@ def _kept(cur: Cursor[dict[str, Any]], now: datetime, until: datetime, before_un
     late, corrected or deleted old trade)."""
     today = now.astimezone(UTC).date()
     days = dict(cache.days)
-    # Kept days whose count or pnl differ from the landing's daily series of the same transaction,
+    # Kept days whose count, pnl or fees differ from the landing's daily series of the same transaction,
     # and every day after the first of them (their paths continued from it).
-    landing_days = {day: (trades, pnl) for day, trades, pnl in daily}
+    landing_days = {day: (trades, pnl, fees) for day, trades, pnl, fees in daily}
     for day in sorted(days):
         part = days[day].part.tally
-        if day >= today or landing_days.get(day, (part.trades, part.pnl)) != (part.trades, part.pnl):
+        mine = (part.trades, part.pnl, part.fees)
+        if day >= today or landing_days.get(day, mine) != mine:
             days = {d: s for d, s in days.items() if d < day}
             break
     base = cache.base
@@ -628,10 +629,10 @@ def _kept(cur: Cursor[dict[str, Any]], now: datetime, until: datetime, before_un
 
 
 def read_track(cur: Cursor[dict[str, Any]], now: datetime, until: datetime, before_until: tuple[int, Decimal, Decimal],
-               daily: Sequence[tuple[date, int, Decimal]], cache: TrackCache) -> TrackRecord:
+               daily: Sequence[tuple[date, int, Decimal, Decimal]], cache: TrackCache) -> TrackRecord:
     """The track record at ``now``, in the landing's transaction. ``until`` is the landing's sealed
     boundary (the first day of its daily range), ``before_until`` its (trades, pnl, fees) of every
-    trade before it, ``daily`` its (day, trades, pnl) of each day since: what the kept parts must
+    trade before it, ``daily`` its (day, trades, pnl, fees) of each day since: what the kept parts must
     still agree with."""
     set_json_loads(_loads, cur)
     today = now.astimezone(UTC).date()

@@ -1,9 +1,11 @@
 -- The segment of the valid trades (trade_valid.sql) with %(scan_from)s <= closed_at < %(scan_to)s,
--- in (closed_at, id) order: one piece of the long, unchanging history before the daily range's
--- first midnight. The page reads that history whole, piece by piece (statuspage/db/chunks.py), at
--- start-up, at the first refresh of every UTC day, and whenever the fingerprint of the rows before
--- the range changes (landing_earlier.sql); landing_excluded_before.sql counts the rows set aside
--- there. Each piece's peak, trough and drawdown count from its own start (WindowStats.then).
+-- in (closed_at, id) order. One piece of the long history before the daily range's first midnight,
+-- which the page reads whole, piece by piece (statuspage/db/chunks.py), at start-up, at the first
+-- refresh of every UTC day, and whenever the fingerprint of the rows before the range changes
+-- (landing_earlier.sql; landing_excluded_before.sql counts the rows set aside there); or one day of
+-- the daily range, today's trades, or the part of a day where a window begins
+-- (snapshot._recent_windows). Each segment's peak, trough and drawdown count from its own start
+-- (WindowStats.then).
 -- Two parts: the order-free totals, which PostgreSQL may compute with parallel workers, and the
 -- path of the cumulative pnl (peak, trough, deepest fall), the one ordered pass over the table,
 -- kept to the two running windows and three aggregates it needs.

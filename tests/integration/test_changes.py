@@ -24,12 +24,14 @@ from statuspage.state import Runtime
 
 from ..helpers.app import runtime
 from ..helpers.history_faults import (
+    UNTIL,
     T,
     assert_published,
     corrected,
     deleted,
     history,
     late_trade,
+    replace,
     statistics_reset,
     table_statistics_reset,
     truncated_and_refilled,
@@ -152,3 +154,61 @@ def test_a_role_that_may_not_read_the_statistics_scans_every_refresh_and_publish
         refresh_job(rt, T + timedelta(seconds=second))
         assert_published(rt, trades, T + timedelta(seconds=second))
     assert checks(app) == {"statistics": 0, "scan": 2, "verified_same": 0, "verified_changed": 0}
+
+
+def recent(trades: list[Trade]) -> Trade:
+    """A trade of a whole day inside the daily range, not today's: one of the days a refresh keeps."""
+    return next(t for t in sorted(trades, key=lambda t: t.id)
+                if UNTIL + timedelta(days=2) <= t.closed_at < T - timedelta(days=2))
+
+
+def recent_corrected(writer: psycopg.Connection, trades: list[Trade]) -> list[Trade]:
+    old = recent(trades)
+    writer.execute("UPDATE closed_trades SET pnl = pnl - 55.55 WHERE id = %s", (old.id,))
+    return replace(trades, old.id, pnl=old.pnl - Decimal("55.55"))
+
+
+def recent_fees_corrected(writer: psycopg.Connection, trades: list[Trade]) -> list[Trade]:
+    old = recent(trades)
+    writer.execute("UPDATE closed_trades SET fees = fees + 3 WHERE id = %s", (old.id,))
+    return replace(trades, old.id, fees=old.fees + 3)
+
+
+def recent_deleted(writer: psycopg.Connection, trades: list[Trade]) -> list[Trade]:
+    old = recent(trades)
+    writer.execute("DELETE FROM closed_trades WHERE id = %s", (old.id,))
+    return [t for t in trades if t.id != old.id]
+
+
+def recent_late(writer: psycopg.Connection, trades: list[Trade]) -> list[Trade]:
+    late = Trade(max(t.id for t in trades) + 1, T - timedelta(days=6, hours=3), Decimal("99.5"), Decimal("0.5"))
+    insert(writer, [late])
+    return [*trades, late]
+
+
+def recent_nan(writer: psycopg.Connection, trades: list[Trade]) -> list[Trade]:
+    old = recent(trades)
+    writer.execute("UPDATE closed_trades SET pnl = 'NaN' WHERE id = %s", (old.id,))
+    return [t for t in trades if t.id != old.id]  # set aside: in no number
+
+
+@pytest.mark.parametrize("fault", [recent_corrected, recent_fees_corrected, recent_deleted, recent_late, recent_nan])
+def test_a_change_to_a_kept_day_of_the_daily_range_is_seen_at_the_next_refresh(
+        writer: psycopg.Connection, stat_statements: psycopg.Connection, make_app: Callable[..., Flask],
+        fault: Callable[[psycopg.Connection, list[Trade]], list[Trade]]) -> None:
+    _, rt = steady_app(writer, make_app, history(300))
+    stat_statements.execute("SELECT pg_stat_statements_reset()")
+    refresh_job(rt, T + timedelta(seconds=2))
+    # a steady refresh keeps every whole day: it reads today and the two days where the windows begin
+    assert segments(stat_statements) == 3
+    expected = fault(writer, history(300))
+    stat_statements.execute("SELECT pg_stat_statements_reset()")
+    refresh_job(rt, T + timedelta(seconds=3))
+    assert_published(rt, expected, T + timedelta(seconds=3))
+    assert segments(stat_statements) == 4  # and the one day that changed, again
+
+
+def segments(stats: psycopg.Connection) -> int:
+    """Calls of landing_sealed.sql (one segment each) since the last reset."""
+    return stats.execute("SELECT coalesce(sum(calls), 0)::int FROM pg_stat_statements "
+                         "WHERE query ILIKE '%%max(run - cum)%%'").fetchone()[0]

@@ -10,6 +10,7 @@ import json
 import math
 import os
 import signal
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
@@ -21,12 +22,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from statuspage.demo.pgserver import EmbeddedPostgres
 from statuspage.demo.simengine import SimEngine
+from statuspage.formatting import utcnow
 from statuspage.jobs.scheduler import refresh_job
 from statuspage.published import decode
 from statuspage.snapshot import violations
 
 from ..helpers.app import app_process, runtime
 from ..helpers.dom import parse
+from ..helpers.gunicorn import EXPECTED, LANDING, TRADES, Gunicorn
 from ..helpers.history_faults import (
     T,
     assert_published,
@@ -39,6 +42,7 @@ from ..helpers.history_faults import (
     truncated_and_refilled,
 )
 from ..helpers.track_expected import Trade, insert
+from ..helpers.trades import add_trade
 from ..helpers.wait import wait_until
 
 # What every process must answer with the same bytes: the numbers, not the per-process components.
@@ -267,3 +271,35 @@ def test_a_new_leader_serves_the_last_publication_while_its_own_long_first_read_
             break
     assert step > 2  # it took several refreshes, serving the publication meanwhile
     assert_published(rt, [*trades, *added], T + timedelta(seconds=step))
+
+
+def test_two_gunicorn_instances_read_the_engine_once_and_serve_the_same_bytes(
+        writer: psycopg.Connection, stat_statements: psycopg.Connection, pg_dsn: str,
+        start_gunicorn: Callable[..., Gunicorn]) -> None:
+    now = utcnow()
+    for trade_id, (age, pnl) in enumerate(TRADES, start=1):
+        add_trade(writer, trade_id, now - age, pnl)
+    instances = [start_gunicorn(DATABASE_URL=pg_dsn, REFRESH_INTERVAL_S="1") for _ in range(2)]
+    for server in instances:
+        server.wait_ready()
+
+    def one_answer_everywhere() -> bool:
+        seen = {(r.status, r.headers.get("etag"), r.body) for s in instances for r in s.get_many(LANDING, 16)}
+        return len(seen) == 1
+
+    wait_until(one_answer_everywhere, timeout=20, what="every worker of both instances with the same bytes")
+    windows = instances[1].get(LANDING).json()["windows"]
+    assert {name: (w["trades"], w["pnl"]) for name, w in windows.items()} == EXPECTED
+    # four workers refresh every second; one of them reads the engine
+    stat_statements.execute("SELECT pg_stat_statements_reset()")
+    time.sleep(4)
+    daily_reads = stat_statements.execute(  # landing_daily.sql, once per refresh
+        "SELECT coalesce(sum(calls), 0)::int FROM pg_stat_statements "
+        "WHERE query ILIKE '%%generate_series%%'").fetchone()[0]
+    assert 1 <= daily_reads <= 6, daily_reads  # one reader: about 4 in 4 s; every worker would be about 16
+
+    def leaders(server: Gunicorn) -> float:  # the workers' gauges, summed by the exporter
+        return sum(s.value for family in text_string_to_metric_families(server.get("/metrics").text)
+                   for s in family.samples if s.name == "statuspage_history_leader")
+
+    assert sorted(leaders(server) for server in instances) == [0, 1]

@@ -189,9 +189,9 @@ def test_future_dated_and_not_a_number_rows_are_left_out_of_the_track_record(wri
                                                                      fees=Decimal("NaN"))]
     insert(writer, good + left_out)
     until = datetime.combine(T.date() - timedelta(days=29), datetime.min.time(), UTC)
-    days = [(until.date() + timedelta(days=i), 0, Decimal(0)) for i in range(30)]
-    days[-2] = (days[-2][0], 1, Decimal("5"))
-    days[-1] = (days[-1][0], 1, Decimal("-3"))
+    days = [(until.date() + timedelta(days=i), 0, Decimal(0), Decimal(0)) for i in range(30)]
+    days[-2] = (days[-2][0], 1, Decimal("5"), Decimal(0))
+    days[-1] = (days[-1][0], 1, Decimal("-3"), Decimal(0))
     with psycopg.connect(pg_dsn, autocommit=True) as conn, conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         with conn.cursor(row_factory=dict_row) as cur:
