@@ -203,6 +203,8 @@ class SealedCache:
     # and the day's (trades, pnl, fees) in every refresh's daily series still match (_recent_windows).
     days: dict[date, WindowStats] = field(default_factory=dict)
     days_until: datetime | None = None
+    days_excluded: dict[str, SetAside] = field(default_factory=dict)  # rows set aside in those days
+    days_watch: ChangeWatch = field(default_factory=ChangeWatch)  # whether they may have changed since
     reads: int = 0  # full passes made: a figure for the benchmark and the tests
     track: TrackCache = field(default_factory=TrackCache)  # the track record's kept segments
 
@@ -214,7 +216,7 @@ class SealedCache:
     def forget(self) -> None:
         """Never trust a cached part of a snapshot that failed: the next refresh reads it all again."""
         self.key, self.pending = None, None
-        self.days, self.days_until = {}, None
+        self.days, self.days_until, self.days_watch = {}, None, ChangeWatch()
         self.track.clear()
 
 
@@ -278,25 +280,57 @@ def _segment(cur: Cursor[dict[str, Any]], params: dict[str, Any], start: datetim
     return WindowStats(**cur.execute(sql("landing_sealed"), {**params, "scan_from": start, "scan_to": end}).fetchone())
 
 
-def _recent_windows(cur: Cursor[dict[str, Any]], params: dict[str, Any], sealed: SealedCache,
-                    fresh: dict[date, tuple[int, Decimal, Decimal]]) -> dict[str, WindowStats]:
-    """The 7-day and 30-day windows and the daily range ("recent"), composed of segments: each whole
-    day of the range before today, kept while its (trades, pnl, fees) in this transaction's daily
-    series (``fresh``) still match and the range starts at the same midnight (a day that changed is
-    read again, alone), then today's trades and the parts of the two days where the windows begin
-    (closed_at > t - 7 days, > t - 30 days), read every refresh: a few days' trades, not thirty."""
+def _recent(cur: Cursor[dict[str, Any]], params: dict[str, Any], sealed: SealedCache, stats: TableStats | None,
+            earlier: WindowStats, verifying: bool) -> tuple[dict[str, WindowStats], tuple[DayPoint, ...],
+                                                            dict[date, Decimal], dict[str, SetAside]]:
+    """The daily range: its windows (7d, 30d and the whole range, "recent"), its daily series, each
+    day's fees, and the rows set aside in it.
+
+    Each whole day before today is one segment, kept while the range starts at the same midnight and
+    PostgreSQL's statistics and the newest rows show no change before today's midnight (db/changes.py,
+    the same watch as for the history before the range). When they may (and at every verification),
+    the daily totals of the whole range are read (landing_daily.sql) and a day whose count, pnl or fees
+    no longer match is read again, alone. Every refresh reads today's trades and the parts of the two
+    days where the windows begin (closed_at > t - 7 days, > t - 30 days): a few days' trades, not 30."""
     until, t = params["until"], params["t"]
     today = t.astimezone(UTC).date()
-    kept = sealed.days if sealed.days_until == until else {}
-    days: dict[date, WindowStats] = {}
+    midnight = _midnight(today)
+    live = _segment(cur, params, midnight, "infinity")  # valid_until bounds it (trade_valid.sql)
+    kept = sealed.days_until == until and not verifying and sealed.days_watch.change(cur, stats, midnight) is None
+    if not kept:
+        rows = cur.execute(sql("landing_daily"), {**params, "earlier_trades": earlier.trades,
+                                                  "earlier_pnl": earlier.pnl}).fetchall()
+        fresh = {row["day"]: (row["trades"], row["pnl"], row["fees"]) for row in rows}
+        before = sealed.days if sealed.days_until == until else {}
+        days: dict[date, WindowStats] = {}
+        day = until.date()
+        while day < today:
+            segment = before.get(day)
+            if segment is None or (segment.trades, segment.pnl, segment.fees) != fresh.get(day):
+                if segment is not None and verifying:
+                    log.warning("refresh: verification found %s changed where the table's statistics showed "
+                                "nothing; reading it again", day.isoformat())
+                segment = _segment(cur, params, _midnight(day), _midnight(day + timedelta(days=1)))
+            days[day] = segment
+            day += timedelta(days=1)
+        excluded = _set_aside(cur.execute(sql("landing_excluded"), {
+            **params, "excluded_from": until, "excluded_to": midnight}).fetchall())
+        # every day read whole: a failure above changes nothing
+        sealed.days, sealed.days_until, sealed.days_excluded = days, until, excluded
+        sealed.days_watch.confirm(cur, stats)
+    days = sealed.days
+    excluded = _set_aside(cur.execute(sql("landing_excluded"), {
+        **params, "excluded_from": midnight, "excluded_to": None}).fetchall(), sealed.days_excluded)
+
+    # the daily series: each day's valid trades, counted on from the history before the range
+    points, fees, cum_trades, cum_pnl = [], {}, earlier.trades, earlier.pnl
     day = until.date()
-    while day < today:
-        segment = kept.get(day)
-        if segment is None or (segment.trades, segment.pnl, segment.fees) != fresh.get(day):
-            segment = _segment(cur, params, _midnight(day), _midnight(day + timedelta(days=1)))
-        days[day] = segment
+    while day <= today:
+        segment = days[day] if day < today else live
+        cum_trades, cum_pnl = cum_trades + segment.trades, cum_pnl + segment.pnl
+        points.append(DayPoint(day, segment.trades, segment.pnl, cum_trades, cum_pnl))
+        fees[day] = segment.fees
         day += timedelta(days=1)
-    sealed.days, sealed.days_until = days, until  # every day read whole: a failure above changes nothing
 
     def since(first: date) -> WindowStats:
         whole = NO_TRADES
@@ -304,16 +338,15 @@ def _recent_windows(cur: Cursor[dict[str, Any]], params: dict[str, Any], sealed:
             whole = whole.then(days[d])
         return whole
 
-    # valid_until bounds today's trades (trade_valid.sql): never past the next midnight
-    live = _segment(cur, params, _midnight(today), _midnight(today + timedelta(days=1)))
     tick = timedelta(microseconds=1)  # closed_at > x is closed_at >= x + 1 µs
     start7, start30 = t - timedelta(days=7), t - timedelta(days=30)
     day7 = start7.astimezone(UTC).date() + timedelta(days=1)
     edge7 = _segment(cur, params, start7 + tick, _midnight(day7))
     edge30 = _segment(cur, params, start30 + tick, until)
     recent = since(until.date())
-    return {"7d": edge7.then(since(day7)).then(live), "30d": edge30.then(recent).then(live),
-            "recent": recent.then(live)}
+    windows = {"7d": edge7.then(since(day7)).then(live), "30d": edge30.then(recent).then(live),
+               "recent": recent.then(live)}
+    return windows, tuple(points), fees, excluded
 
 
 def _midnight(day: date) -> datetime:
@@ -345,13 +378,13 @@ def _read(conn: Connection[Any], as_of: datetime, sealed: SealedCache, stats: Ta
     conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
     with conn.cursor(row_factory=dict_row) as cur:
         full_reads = sealed.reads
-        earlier, excluded = _sealed_segment(cur, params, sealed, stats)
-        params.update(earlier_trades=earlier.trades, earlier_pnl=earlier.pnl)
-        rows = cur.execute(sql("landing_daily"), params).fetchall()
-        fees = {row["day"]: row.pop("fees") for row in rows}
-        daily = tuple(DayPoint(**row) for row in rows)
-        windows = _recent_windows(cur, params, sealed, {p.day: (p.trades, p.pnl, fees[p.day]) for p in daily})
-        excluded = _set_aside(cur.execute(sql("landing_excluded"), params).fetchall(), excluded)
+        # taken before the history's check, which moves the next verification on
+        verifying = sealed.verify_after is not None and as_of >= sealed.verify_after
+        earlier, before = _sealed_segment(cur, params, sealed, stats)
+        windows, daily, fees, since = _recent(cur, params, sealed, stats, earlier, verifying)
+        excluded = dict(before)
+        for reason, each in since.items():
+            excluded[reason] = excluded[reason].then(each) if reason in excluded else each
         last = cur.execute(sql("last_trade"), params).fetchone()
         landing_daily = [(p.day, p.trades, p.pnl, fees[p.day]) for p in daily]
         before_until = (earlier.trades, earlier.pnl, earlier.fees)

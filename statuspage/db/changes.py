@@ -1,5 +1,6 @@
-"""Whether the history before the daily range changed, told by PostgreSQL's own statistics and the
-newest rows instead of a scan of that history.
+"""Whether the history before a midnight changed, told by PostgreSQL's own statistics and the newest
+rows instead of a scan of that history: before the daily range (the segment kept whole), and before
+today (the range's whole days, each kept as a segment: ``snapshot._recent``).
 
 The landing numbers keep the segment of every trade before the daily range's first midnight
 (``snapshot.SealedCache``). Checking every refresh that it still holds used to take one order-free

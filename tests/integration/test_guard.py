@@ -195,6 +195,8 @@ def test_a_restarted_page_remembers_and_holds_back_an_emptied_table(writer: psyc
 
     recreate_empty(writer)
     runtime(first).close()  # restarted: its lock and its publication's leader gone
+    # ...on a history database without the publication (as when upgrading from a version that wrote none)
+    writer.execute("TRUNCATE statuspage.published_snapshot")
     # A new process against the same databases: nothing in its memory, the stored mark says 432.
     server = serve(make_app())
     reason = "all-time trade count fell from 432 to 0; holding the numbers back until an operator accepts"
@@ -214,6 +216,23 @@ def test_a_restarted_page_remembers_and_holds_back_an_emptied_table(writer: psyc
     assert runtime(other).state.source == "published" and runtime(other).state.snapshot is None
     assert runtime(other).state.held is not None
     assert other.test_client().get(LANDING).get_json() == {"error": reason}
+
+
+def test_a_restarted_page_with_the_last_publication_holds_back_and_shows_the_last_good_numbers(
+        writer: psycopg.Connection, make_app: Callable[..., Flask]) -> None:
+    seed.insert(writer, seed.history(432, 60, utcnow()))
+    first = make_app(start_background=False)
+    refresh_job(runtime(first), utcnow())
+    good = first.test_client().get(LANDING).get_json()["windows"]
+    recreate_empty(writer)
+    runtime(first).close()
+    restarted = make_app(start_background=False)
+    refresh_job(runtime(restarted), utcnow())  # it leads: the last publication, then its own read, held
+    body = restarted.test_client().get(LANDING).get_json()
+    assert body["held"] is True and body["windows"] == good  # the numbers last published, flagged
+    assert body["held_reason"] == ("all-time trade count fell from 432 to 0; holding the last good numbers "
+                                   "until an operator accepts")
+    assert restarted.test_client().get("/healthz").status_code == 200
 
 
 def test_a_page_that_first_starts_on_an_empty_table_publishes_it(writer: psycopg.Connection,

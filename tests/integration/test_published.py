@@ -293,10 +293,10 @@ def test_two_gunicorn_instances_read_the_engine_once_and_serve_the_same_bytes(
     # four workers refresh every second; one of them reads the engine
     stat_statements.execute("SELECT pg_stat_statements_reset()")
     time.sleep(4)
-    daily_reads = stat_statements.execute(  # landing_daily.sql, once per refresh
+    reads = stat_statements.execute(  # last_trade.sql, once per refresh of the engine
         "SELECT coalesce(sum(calls), 0)::int FROM pg_stat_statements "
-        "WHERE query ILIKE '%%generate_series%%'").fetchone()[0]
-    assert 1 <= daily_reads <= 6, daily_reads  # one reader: about 4 in 4 s; every worker would be about 16
+        "WHERE query ILIKE '%%AS last_trade_at%%'").fetchone()[0]
+    assert 1 <= reads <= 6, reads  # one reader: about 4 in 4 s; every worker would be about 16
 
     def leaders(server: Gunicorn) -> float:  # the workers' gauges, summed by the exporter
         return sum(s.value for family in text_string_to_metric_families(server.get("/metrics").text)
