@@ -23,7 +23,7 @@ from psycopg_pool import ConnectionPool
 from . import deadline
 from .db import sql, valid_until
 from .db.changes import ChangeWatch, TableStats, read_stats
-from .db.chunks import ChunkedRead
+from .db.chunks import ChunkedRead, Pieces
 from .formatting import money, utc_iso
 from .track import COLD_CHUNK_ROWS, TrackCache, TrackRecord, read_track
 from .track import violations as track_violations
@@ -205,6 +205,7 @@ class SealedCache:
     days_until: datetime | None = None
     days_excluded: dict[str, SetAside] = field(default_factory=dict)  # rows set aside in those days
     days_watch: ChangeWatch = field(default_factory=ChangeWatch)  # whether they may have changed since
+    pieces: Pieces = field(default_factory=Pieces)  # today's whole hours, the windows' edge days' rest
     reads: int = 0  # full passes made: a figure for the benchmark and the tests
     track: TrackCache = field(default_factory=TrackCache)  # the track record's kept segments
 
@@ -217,6 +218,7 @@ class SealedCache:
         """Never trust a cached part of a snapshot that failed: the next refresh reads it all again."""
         self.key, self.pending = None, None
         self.days, self.days_until, self.days_watch = {}, None, ChangeWatch()
+        self.pieces.drop()
         self.track.clear()
 
 
@@ -282,22 +284,25 @@ def _segment(cur: Cursor[dict[str, Any]], params: dict[str, Any], start: datetim
 
 def _recent(cur: Cursor[dict[str, Any]], params: dict[str, Any], sealed: SealedCache, stats: TableStats | None,
             earlier: WindowStats, verifying: bool) -> tuple[dict[str, WindowStats], tuple[DayPoint, ...],
-                                                            dict[date, Decimal], dict[str, SetAside]]:
+                                                            dict[date, Decimal], dict[str, SetAside], bool]:
     """The daily range: its windows (7d, 30d and the whole range, "recent"), its daily series, each
-    day's fees, and the rows set aside in it.
+    day's fees, the rows set aside in it, and whether nothing before the current hour may have
+    changed (what was kept of it holds).
 
     Each whole day before today is one segment, kept while the range starts at the same midnight and
     PostgreSQL's statistics and the newest rows show no change before today's midnight (db/changes.py,
     the same watch as for the history before the range). When they may (and at every verification),
     the daily totals of the whole range are read (landing_daily.sql) and a day whose count, pnl or fees
-    no longer match is read again, alone. Every refresh reads today's trades and the parts of the two
-    days where the windows begin (closed_at > t - 7 days, > t - 30 days): a few days' trades, not 30."""
+    no longer match is read again, alone. Every refresh reads the current hour's trades and the parts
+    of the two hours where the windows begin (closed_at > t - 7 days, > t - 30 days); today's whole
+    hours and the rest of those two days are read once an hour."""
     until, t = params["until"], params["t"]
     today = t.astimezone(UTC).date()
-    midnight = _midnight(today)
-    live = _segment(cur, params, midnight, "infinity")  # valid_until bounds it (trade_valid.sql)
-    kept = sealed.days_until == until and not verifying and sealed.days_watch.change(cur, stats, midnight) is None
+    midnight, hour = _midnight(today), _hour(t)
+    kept = sealed.days_until == until and not verifying and sealed.days_watch.change(cur, stats, hour) is None
+    pieces = sealed.pieces
     if not kept:
+        pieces.drop()
         rows = cur.execute(sql("landing_daily"), {**params, "earlier_trades": earlier.trades,
                                                   "earlier_pnl": earlier.pnl}).fetchall()
         fresh = {row["day"]: (row["trades"], row["pnl"], row["fees"]) for row in rows}
@@ -319,8 +324,19 @@ def _recent(cur: Cursor[dict[str, Any]], params: dict[str, Any], sealed: SealedC
         sealed.days, sealed.days_until, sealed.days_excluded = days, until, excluded
         sealed.days_watch.confirm(cur, stats)
     days = sealed.days
-    excluded = _set_aside(cur.execute(sql("landing_excluded"), {
-        **params, "excluded_from": midnight, "excluded_to": None}).fetchall(), sealed.days_excluded)
+
+    def set_aside(start: datetime, end: datetime | None) -> dict[str, SetAside]:
+        return _set_aside(cur.execute(sql("landing_excluded"), {
+            **params, "excluded_from": start, "excluded_to": end}).fetchall())
+
+    # today: its whole hours before this one, kept for the hour, then the trades since (valid_until
+    # bounds them: trade_valid.sql), and the same for the rows set aside there (future-dated too)
+    done = pieces.get("today", hour, lambda: _segment(cur, params, midnight, hour) if hour > midnight else NO_TRADES)
+    live = done.then(_segment(cur, params, hour, "infinity"))
+    done_aside = pieces.get("today set aside", hour, lambda: set_aside(midnight, hour))
+    excluded = _set_aside([], sealed.days_excluded)
+    for reason, each in (*done_aside.items(), *set_aside(hour, None).items()):
+        excluded[reason] = excluded[reason].then(each) if reason in excluded else each
 
     # the daily series: each day's valid trades, counted on from the history before the range
     points, fees, cum_trades, cum_pnl = [], {}, earlier.trades, earlier.pnl
@@ -338,19 +354,33 @@ def _recent(cur: Cursor[dict[str, Any]], params: dict[str, Any], sealed: SealedC
             whole = whole.then(days[d])
         return whole
 
+    def edge(name: str, start: datetime, end: datetime) -> WindowStats:
+        """The trades of a window's first day: up to the next hour read every refresh, the rest of
+        the day kept for the hour."""
+        after = _hour(start) + timedelta(hours=1)
+        if after >= end:
+            return _segment(cur, params, start, end)
+        return _segment(cur, params, start, after).then(pieces.get(name, (after, end),
+                                                                    lambda: _segment(cur, params, after, end)))
+
     tick = timedelta(microseconds=1)  # closed_at > x is closed_at >= x + 1 µs
     start7, start30 = t - timedelta(days=7), t - timedelta(days=30)
     day7 = start7.astimezone(UTC).date() + timedelta(days=1)
-    edge7 = _segment(cur, params, start7 + tick, _midnight(day7))
-    edge30 = _segment(cur, params, start30 + tick, until)
+    edge7 = edge("7d edge", start7 + tick, _midnight(day7))
+    edge30 = edge("30d edge", start30 + tick, until)
     recent = since(until.date())
     windows = {"7d": edge7.then(since(day7)).then(live), "30d": edge30.then(recent).then(live),
                "recent": recent.then(live)}
-    return windows, tuple(points), fees, excluded
+    return windows, tuple(points), fees, excluded, kept
 
 
 def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(), UTC)
+
+
+def _hour(moment: datetime) -> datetime:
+    """The start of ``moment``'s UTC hour."""
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def read_snapshot(pool: ConnectionPool, now: datetime | Callable[[], datetime], timeout_s: float,
@@ -381,7 +411,9 @@ def _read(conn: Connection[Any], as_of: datetime, sealed: SealedCache, stats: Ta
         # taken before the history's check, which moves the next verification on
         verifying = sealed.verify_after is not None and as_of >= sealed.verify_after
         earlier, before = _sealed_segment(cur, params, sealed, stats)
-        windows, daily, fees, since = _recent(cur, params, sealed, stats, earlier, verifying)
+        windows, daily, fees, since, kept = _recent(cur, params, sealed, stats, earlier, verifying)
+        if not kept:
+            sealed.track.pieces.drop()  # the track record's parts of today and of the windows' first days
         excluded = dict(before)
         for reason, each in since.items():
             excluded[reason] = excluded[reason].then(each) if reason in excluded else each

@@ -5,11 +5,14 @@ Everything is computed by PostgreSQL (``statuspage/sql/track_segment.sql``) over
 the history, and only composed here: sums add, streaks join at the seams, the cumulative pnl path
 is continued by the database from the state the previous segment ended in. The long history is
 read once (in chunks, so no statement grows with it) and kept; every whole UTC day since the
-landing's sealed range began is kept as a segment of its own; a refresh reads only today's trades
-and the two partial days where the 7- and 30-day windows begin. What is kept is checked against the
-landing numbers of the same transaction before it is used: the totals before the sealed range
-(``landing_earlier``/``landing_sealed``) and each day's count, pnl and fees (``landing_daily``). A
-mismatch (a late, corrected or deleted trade) re-reads the part that no longer agrees.
+landing's sealed range began is kept as a segment of its own, and today's whole hours and the rest
+of the days where the 7- and 30-day windows begin for the hour; a refresh reads only the current
+hour's trades and the two partial hours where those windows begin. What is kept is checked against
+the landing numbers of the same transaction before it is used: the totals before the sealed range
+(``landing_earlier``/``landing_sealed``) and each day's count, pnl and fees (the landing's daily
+series); the hourly parts are dropped by the snapshot when the table's statistics show a possible
+change before the current hour. A mismatch (a late, corrected or deleted trade) re-reads the part
+that no longer agrees.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from psycopg.types.json import set_json_loads
 
 from . import deadline
 from .db import sql, valid_until
-from .db.chunks import ChunkedRead, ReadInProgress
+from .db.chunks import ChunkedRead, Pieces, ReadInProgress
 from .formatting import money, utc_iso
 
 STAT_WINDOWS = ("7d", "30d", "all")
@@ -549,11 +552,13 @@ class TrackCache:
     reserve_s: float = 3.0  # time a refresh keeps for the rest of its read (budgets.read_reserve_s)
     days_reserve_s: float = 1.0  # what the read of the days since the history leaves for the rest (3 statements)
     pending: ChunkedRead[Segment] | None = None  # a cold read that stopped part-way
+    pieces: Pieces = field(default_factory=Pieces)  # today's whole hours, the windows' first days' rest
     # compositions of kept parts, by what they were composed of: rebuilt only when that changes
     _composed: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False)
 
     def clear(self) -> None:
         self.until, self.base, self.days, self.pending = None, None, {}, None
+        self.pieces.drop()
 
     def _compose(self, kind: str, days: list[date], build: Any) -> Any:
         parts = (self.base, *(self.days[d] for d in days))
@@ -656,16 +661,28 @@ def read_track(cur: Cursor[dict[str, Any]], now: datetime, until: datetime, befo
     # each whole): a refresh that fails half-way (the database went away) leaves it as it was.
     cache.base, cache.until, cache.days, cache.pending = base, kept_until, days, None
     prefix = cache.prefix(today)
-    live = read_segment(cur, _midnight(today), "infinity", now, prefix.path)
-    # The windows begin inside a day (closed_at > now - 7 days): that day's part is read on its own.
+    # Today: its whole hours before this one, kept for the hour (and while the path they continue
+    # holds), then the trades since. The snapshot drops the pieces when anything before may have changed.
+    midnight, hour = _midnight(today), now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    done = cache.pieces.get("today", (hour, prefix.path), lambda: (
+        read_segment(cur, midnight, hour, now, prefix.path) if hour > midnight else Segment(path=prefix.path)))
+    live = done.then(read_segment(cur, hour, "infinity", now, done.path))
+
+    def edge(name: str, start: datetime, end: datetime) -> Part:
+        """A window's first day (closed_at > now - 7 days): up to the next hour read every refresh,
+        the rest of that day kept for the hour."""
+        after = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        if after >= end:
+            return read_segment(cur, start, end, now, Path()).part
+        rest = cache.pieces.get(name, (after, end), lambda: read_segment(cur, after, end, now, Path()).part)
+        return read_segment(cur, start, after, now, Path()).part.then(rest)
+
     tick = timedelta(microseconds=1)
     start30, start7 = now - timedelta(days=30), now - timedelta(days=7)
-    edge30 = read_segment(cur, start30 + tick, until, now, Path())
     day7 = start7.astimezone(UTC).date() + timedelta(days=1)
-    edge7 = read_segment(cur, start7 + tick, _midnight(day7), now, Path())
     windows = {
-        "7d": edge7.part.then(cache.days_part(day7)).then(live.part),
-        "30d": edge30.part.then(cache.days_part(until.date())).then(live.part),
+        "7d": edge("7d edge", start7 + tick, _midnight(day7)).then(cache.days_part(day7)).then(live.part),
+        "30d": edge("30d edge", start30 + tick, until).then(cache.days_part(until.date())).then(live.part),
     }
     total = prefix.then(live)
     return TrackRecord(as_of=now, total=total, windows={**windows, "all": total.part})

@@ -17,7 +17,7 @@ segment already has between refreshes.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -74,3 +74,23 @@ class ChunkedRead(Generic[T]):
             self.pieces += 1
             read_now += 1
         return self.whole
+
+
+@dataclass
+class Pieces:
+    """Parts of the recent trades read once for a key and kept while it holds: today's whole hours
+    (read again once an hour), the rest of the day after the hour where a window begins. Kept only
+    while nothing before the current hour may have changed: the caller drops them all otherwise."""
+
+    kept: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+
+    def get(self, name: str, key: Any, read: Callable[[], T]) -> T:
+        found = self.kept.get(name)
+        if found is not None and found[0] == key:
+            return found[1]
+        value = read()
+        self.kept[name] = (key, value)
+        return value
+
+    def drop(self) -> None:
+        self.kept.clear()

@@ -75,18 +75,20 @@ def test_statements_per_refresh_do_not_grow_with_history(writer: psycopg.Connect
     assert short_steady == long_steady, (short_steady, long_steady)
     assert short_midnight == long_midnight, (short_midnight, long_midnight)
     track = "WITH trades AS ("
-    # every refresh: today's trades and the two partial days where the 7- and 30-day windows begin
+    # every refresh: the current hour's trades and the two hours where the 7- and 30-day windows begin
     assert short_steady[track] == 3
-    assert short_midnight[track] == 4  # and the day that just ended, once
+    # once an hour (and on a new day): today's whole hours and the rest of the windows' first days too
+    hourly = 3 + 3
+    assert short_midnight[track] == hourly + 1  # and the day that just ended, once
     # the cold read: the history before the landing's range in chunks, then each of its 29 days
     until = utc(2026, 4, 1)  # the first day of the landing's daily range at T
     chunks = {days: -(-sum(t.closed_at < until for t in history(days)) // 500) or 1
               for days in (40, 800)}
-    assert short_cold[track] == chunks[40] + 29 + 3 and long_cold[track] == chunks[800] + 29 + 3
+    assert short_cold[track] == chunks[40] + 29 + hourly and long_cold[track] == chunks[800] + 29 + hourly
     # the cut before each chunk: the track record's, and the landing numbers' one (their 200,000 rows
     # a piece hold either history whole)
     assert long_cold["SELECT closed_at FROM closed_trades"] == chunks[800] + 1
     # the landing numbers' segments: that history in one piece, each of the range's 29 whole days, then
-    # (every refresh) today's trades and the two partial days where the windows begin
+    # the hourly ones; every refresh the current hour and the two hours where the windows begin
     landing = "WITH valid AS NOT"
-    assert long_cold[landing] == 1 + 29 + 3 and long_steady[landing] == 3
+    assert long_cold[landing] == 1 + 29 + hourly and long_steady[landing] == 3
