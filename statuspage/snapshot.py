@@ -143,14 +143,19 @@ class SetAside:
                         max(self.last_id, other.last_id))
 
 
-def _set_aside(rows: list[dict[str, Any]], into: dict[str, SetAside] | None = None) -> dict[str, SetAside]:
-    """The rows of a per-fault query that have a fault, added to ``into``."""
-    found = dict(into or {})
-    for row in rows:
-        if row["fault"] is not None:
-            each = SetAside(row["trades"], row["first_id"], row["last_id"])
-            found[row["fault"]] = found[row["fault"]].then(each) if row["fault"] in found else each
+def _joined(*parts: dict[str, SetAside]) -> dict[str, SetAside]:
+    """The rows set aside in several ranges, by reason."""
+    found: dict[str, SetAside] = {}
+    for part in parts:
+        for reason, each in part.items():
+            found[reason] = found[reason].then(each) if reason in found else each
     return found
+
+
+def _set_aside(rows: list[dict[str, Any]]) -> dict[str, SetAside]:
+    """The rows of a per-fault query that have a fault, by reason."""
+    return {row["fault"]: SetAside(row["trades"], row["first_id"], row["last_id"])
+            for row in rows if row["fault"] is not None}
 
 
 @dataclass(frozen=True)
@@ -200,7 +205,8 @@ class SealedCache:
     reserve_s: float = 3.0  # time a refresh keeps for the rest of its read (budgets.read_reserve_s)
     excluded: dict[str, SetAside] = field(default_factory=dict)  # rows set aside before ``until``
     # Each whole day of the daily range before today, kept while the range starts at ``days_until``
-    # and the day's (trades, pnl, fees) in every refresh's daily series still match (_recent_windows).
+    # and nothing before the current hour may have changed, else while its (trades, pnl, fees) in the
+    # range's daily totals still match (_recent).
     days: dict[date, WindowStats] = field(default_factory=dict)
     days_until: datetime | None = None
     days_excluded: dict[str, SetAside] = field(default_factory=dict)  # rows set aside in those days
@@ -290,7 +296,7 @@ def _recent(cur: Cursor[dict[str, Any]], params: dict[str, Any], sealed: SealedC
     changed (what was kept of it holds).
 
     Each whole day before today is one segment, kept while the range starts at the same midnight and
-    PostgreSQL's statistics and the newest rows show no change before today's midnight (db/changes.py,
+    PostgreSQL's statistics and the newest rows show no change before the current hour (db/changes.py,
     the same watch as for the history before the range). When they may (and at every verification),
     the daily totals of the whole range are read (landing_daily.sql) and a day whose count, pnl or fees
     no longer match is read again, alone. Every refresh reads the current hour's trades and the parts
@@ -334,9 +340,7 @@ def _recent(cur: Cursor[dict[str, Any]], params: dict[str, Any], sealed: SealedC
     done = pieces.get("today", hour, lambda: _segment(cur, params, midnight, hour) if hour > midnight else NO_TRADES)
     live = done.then(_segment(cur, params, hour, "infinity"))
     done_aside = pieces.get("today set aside", hour, lambda: set_aside(midnight, hour))
-    excluded = _set_aside([], sealed.days_excluded)
-    for reason, each in (*done_aside.items(), *set_aside(hour, None).items()):
-        excluded[reason] = excluded[reason].then(each) if reason in excluded else each
+    excluded = _joined(sealed.days_excluded, done_aside, set_aside(hour, None))
 
     # the daily series: each day's valid trades, counted on from the history before the range
     points, fees, cum_trades, cum_pnl = [], {}, earlier.trades, earlier.pnl
@@ -414,9 +418,7 @@ def _read(conn: Connection[Any], as_of: datetime, sealed: SealedCache, stats: Ta
         windows, daily, fees, since, kept = _recent(cur, params, sealed, stats, earlier, verifying)
         if not kept:
             sealed.track.pieces.drop()  # the track record's parts of today and of the windows' first days
-        excluded = dict(before)
-        for reason, each in since.items():
-            excluded[reason] = excluded[reason].then(each) if reason in excluded else each
+        excluded = _joined(before, since)
         last = cur.execute(sql("last_trade"), params).fetchone()
         landing_daily = [(p.day, p.trades, p.pnl, fees[p.day]) for p in daily]
         before_until = (earlier.trades, earlier.pnl, earlier.fees)

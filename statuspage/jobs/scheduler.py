@@ -9,7 +9,6 @@ import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from time import monotonic
 
 import psycopg
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -32,8 +31,8 @@ def refresh_job(rt: Runtime, now: datetime | None = None) -> None:
     """One read of the engine per deployment (statuspage/published.py): the history leader reads,
     validates, renders and publishes, unless the guard holds it back; every other process serves
     the newest published snapshot after checking it again. A process reads the engine itself when
-    it leads, or when the history database cannot be reached or read, or what it holds is refused. On any
-    failure the last good snapshot stays. A long history is read in pieces over several reads
+    it leads, when the history database cannot be reached or read, or when what it holds is refused.
+    On any failure the last good snapshot stays. A long history is read in pieces over several reads
     (db/chunks.py): while that read moves on, the next read follows at once, as a run of its own."""
     started = now or utcnow()
     leading = _leading(rt)
@@ -82,10 +81,10 @@ def pickup(rt: Runtime, now: datetime | None, *, wait: bool = True) -> bool:
     scheduled = now is None and wait  # a run by hand (tests) passes its own ``now`` and never sleeps
     if scheduled and state.published_version:
         time.sleep(budgets.pickup_delay_s(rt.settings))
-    waited_until = monotonic() + budgets.refresh_s(rt.settings)
+    waited_until = time.monotonic() + budgets.refresh_s(rt.settings)
     try:
         while (found := rt.reader.newest(state.published_version)) is None and scheduled \
-                and not state.published_version and monotonic() < waited_until:
+                and not state.published_version and time.monotonic() < waited_until:
             time.sleep(0.25)
     except psycopg.Error as exc:
         state.publish_error = f"published snapshot unreadable: {type(exc).__name__}: {exc}".strip()
