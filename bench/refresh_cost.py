@@ -1,5 +1,5 @@
 """The cost of one snapshot refresh, measured in a process of its own:
-``python -m bench.refresh_cost <dsn> [--cold N] [--steady N] [--midnight N] [--summary]`` prints one
+``python -m bench.refresh_cost <dsn> [--cold N] [--steady N] [--hour N] [--midnight N] [--summary]`` prints one
 JSON object (or, with ``--summary``, a markdown table of the medians).
 
 A refresh reads the landing numbers and the track record in one transaction; each run also says
@@ -12,7 +12,9 @@ with an empty SealedCache (the first refresh after start-up: one full pass over 
 steady runs reuse it (every later refresh: the kept history confirmed from the table's statistics,
 statuspage/db/changes.py); verify runs reuse it with a verification due (the scan of the kept
 history every VERIFY_INTERVAL_S, which every refresh made before the statistics were used: the
-old steady refresh, side by side); a midnight run starts from a cache read a day earlier (the
+old steady refresh, side by side); hour runs reuse it with the hourly parts dropped (the first
+refresh of every hour: today's whole hours and the rest of the days where the windows begin read
+again); a midnight run starts from a cache read a day earlier (the
 first refresh after the daily range has moved on). A history too long for one refresh's deadline
 is read in pieces first (db/chunks.py), outside the measured runs.
 """
@@ -74,16 +76,18 @@ def _warm(pool: ConnectionPool, now: datetime, sealed: SealedCache) -> None:
             continue
 
 
-def measure(dsn: str, cold: int, steady: int, midnight: int, verify: int = 0) -> dict[str, list[dict[str, object]]]:
+def measure(dsn: str, cold: int, steady: int, midnight: int, verify: int = 0,
+            hour: int = 0) -> dict[str, list[dict[str, object]]]:
     settings = load_settings({"DATABASE_URL": dsn})
     pool = make_pool(settings)
     pool.wait(timeout=30)
     names = _sql_names()
-    runs: dict[str, list[dict[str, object]]] = {"cold": [], "steady": [], "verify": [], "midnight": []}
+    runs: dict[str, list[dict[str, object]]] = {"cold": [], "steady": [], "verify": [], "hour": [], "midnight": []}
     with psycopg.connect(dsn, autocommit=True) as admin:
         sealed = SealedCache()
         pairs = min(steady, verify)  # steady and verify runs alternate: each pair under the same load
         kept = ["steady", "verify"] * pairs + ["steady"] * (steady - pairs) + ["verify"] * (verify - pairs)
+        kept += ["hour"] * hour
         for kind in ["cold"] * cold + kept + ["midnight"] * midnight:
             now = datetime.now(UTC)
             if kind == "cold":
@@ -97,6 +101,9 @@ def measure(dsn: str, cold: int, steady: int, midnight: int, verify: int = 0) ->
                 _warm(pool, now, sealed)
             if kind == "verify":
                 sealed.verify_after = now
+            if kind == "hour":
+                sealed.pieces.drop()
+                sealed.track.pieces.drop()
             admin.execute("SELECT pg_stat_statements_reset()")
             passes, track_reads = sealed.reads, sealed.track.reads
             wall, cpu = time.perf_counter(), time.process_time()
@@ -121,7 +128,8 @@ def summary(runs: dict[str, list[dict[str, object]]]) -> str:
 
     lines = ["| refresh | runs | database + CPU | database: landing | database: track record | CPU | wall |",
              "|---|---|---|---|---|---|---|"]
-    for kind, label in (("steady", "every refresh"), ("verify", "a verification (every refresh before)"),
+    for kind, label in (("steady", "every refresh"), ("hour", "first of each hour"),
+                        ("verify", "a verification (every refresh before)"),
                         ("midnight", "first after midnight"), ("cold", "first after start-up")):
         if runs[kind]:
             total = statistics.median(float(r["db_ms"]) + float(r["cpu_ms"]) for r in runs[kind])  # type: ignore[arg-type]
@@ -137,11 +145,12 @@ def main() -> None:
     parser.add_argument("--cold", type=int, default=3)
     parser.add_argument("--steady", type=int, default=9)
     parser.add_argument("--midnight", type=int, default=3)
+    parser.add_argument("--hour", type=int, default=0, help="refreshes with the hourly parts read again")
     parser.add_argument("--verify", type=int, default=0,
                         help="refreshes with a verification due, alternating with steady ones")
     parser.add_argument("--summary", action="store_true", help="print a markdown table of the medians instead")
     args = parser.parse_args()
-    runs = measure(args.dsn, args.cold, args.steady, args.midnight, args.verify)
+    runs = measure(args.dsn, args.cold, args.steady, args.midnight, args.verify, args.hour)
     print(summary(runs) if args.summary else json.dumps(runs))
 
 

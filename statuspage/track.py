@@ -40,6 +40,7 @@ from .formatting import money, utc_iso
 STAT_WINDOWS = ("7d", "30d", "all")
 TOP_DRAWDOWNS = 5
 COLD_CHUNK_ROWS = 200_000  # rows per statement of a cold read: each stays well inside the statement timeout
+_SHORT_RUN = 4096  # a run merged into a longer one by bisection rather than by sorting both
 _MAX_RUNS = 48  # sorted duration arrays kept apart (the history's chunks, a month of days) before merging
 _ZERO = Decimal(0)
 _MILLI = Decimal("0.001")
@@ -126,8 +127,21 @@ class Streaks:
 
 
 def _merge_sorted(a: array, b: array) -> array:
-    # two sorted runs: Timsort finds both and merges them in linear time
-    return array("q", sorted(a + b))
+    """Two sorted runs as one. A short run (a refresh's few trades) goes into a long one (the
+    history's) by bisection and slices: no Python int per value of the long run, which Timsort's
+    ``sorted(a + b)`` would make (7 ms a refresh at 10 million trades)."""
+    if len(a) < len(b):
+        a, b = b, a
+    if len(b) > _SHORT_RUN:
+        return array("q", sorted(a + b))  # comparable lengths: Timsort finds both runs, merges in linear time
+    merged, start = array("q"), 0
+    for value in b:
+        end = bisect_right(a, value, start)
+        merged.extend(a[start:end])
+        merged.append(value)
+        start = end
+    merged.extend(a[start:])
+    return merged
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,8 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from statuspage import codec
-from statuspage.track import Durations
 
 
 @dataclass(frozen=True)
@@ -95,20 +92,3 @@ def test_a_type_it_does_not_know_is_refused_on_the_way_out() -> None:
     with pytest.raises(TypeError):
         codec.dump({1, 2})
     assert codec.dump(datetime(2026, 1, 1, tzinfo=UTC)) == "2026-01-01T00:00:00+00:00"
-
-
-def plain_median(values: list[int]) -> Decimal:
-    ordered, n = sorted(values), len(values)
-    return (Decimal(ordered[(n - 1) // 2]) + Decimal(ordered[n // 2])) / 2
-
-
-@given(st.lists(st.lists(st.integers(-10**12, 10**12), min_size=0, max_size=30), min_size=1, max_size=6))
-def test_the_two_middle_durations_give_the_median_of_all(runs: list[list[int]]) -> None:
-    durations = Durations(tuple(array("q", sorted(run)) for run in runs if run))
-    everything = [v for run in runs for v in run]
-    slim = durations.middle()
-    if not everything:
-        assert slim.median_us() is None and durations.median_us() is None
-        return
-    assert slim.count == 2
-    assert slim.median_us() == durations.median_us() == plain_median(everything)
