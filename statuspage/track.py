@@ -523,7 +523,7 @@ class TrackRecord:
 
     def published(self) -> TrackRecord:
         """This record with every duration but the middle ones dropped: the same numbers, pages and
-        JSON, a few hundred kilobytes at ten million trades instead of 80 MB."""
+        JSON; at ten million trades the whole publication is about 120 kB instead of 80 MB."""
         def slim(part: Part) -> Part:
             return replace(part, sorted_durations=part.sorted_durations.middle())
 
