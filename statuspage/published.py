@@ -17,7 +17,6 @@ trade's duration but the middle ones dropped (``TrackRecord.published``).
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -29,8 +28,6 @@ from .db import sql
 from .db.leader import LEADER_LOCK
 from .guard import Hold
 from .snapshot import SetAside, Snapshot
-
-log = logging.getLogger(__name__)
 
 KEEP = 5  # rows kept: the newest and a few before it, for an operator to compare
 FORMAT = 1
@@ -63,7 +60,7 @@ def decode(text: str) -> Publication:
     data = json.loads(text)
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ValueError(f"format {data.get('format') if isinstance(data, dict) else data!r}, expected {FORMAT}")
-    return codec.load(Publication, data["publication"])
+    return codec.load(Publication, data.get("publication"))  # a missing one is refused, as null
 
 
 def write(conn: psycopg.Connection, pub: Publication, by: str, call_s: float | None) -> int | None:
@@ -87,8 +84,8 @@ class Reader:
         self._call_s = call_s
         self._conn: psycopg.Connection | None = None
 
-    def newest(self, after: int) -> tuple[int, datetime, str] | None:
-        """(version, read_at, body) of the newest row above ``after``; None when there is none.
+    def newest(self, after: int) -> tuple[int, str] | None:
+        """(version, body) of the newest row above ``after``; None when there is none.
         Raises psycopg.Error when the history database cannot be read."""
         reused = self._conn is not None and not self._conn.closed
         try:
@@ -104,12 +101,12 @@ class Reader:
             self.close()
             raise
 
-    def _newest(self, after: int) -> tuple[int, datetime, str] | None:
+    def _newest(self, after: int) -> tuple[int, str] | None:
         if self._conn is None or self._conn.closed:
             self._conn = psycopg.connect(self._dsn, **self._kwargs)
         with deadline.guard(self._conn, "published snapshot read", self._call_s):
             row = self._conn.execute(sql("published_read"), {"after": after}).fetchone()
-        return None if row is None else (int(row[0]), row[1], row[2])
+        return None if row is None else (int(row[0]), row[1])
 
     def close(self) -> None:
         if self._conn is not None:

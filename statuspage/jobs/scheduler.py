@@ -93,7 +93,7 @@ def pickup(rt: Runtime, now: datetime | None, *, wait: bool = True) -> bool:
     if found is None:
         state.publish_error = "" if state.published_version else "nothing published yet: the leader's first read"
         return True
-    version, _, body = found
+    version, body = found
     try:
         pub = published.decode(body)
         if pub.snapshot is not None:

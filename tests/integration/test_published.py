@@ -129,7 +129,8 @@ def corrupt_7d_count(body: str) -> str:
     corrupt_7d_count,
     lambda body: body.replace('"pnl":"', '"pnl":"NaN', 1),  # a number that is not one
     lambda body: body[: len(body) // 2],  # half a row
-], ids=["invariant", "nan", "truncated"])
+    lambda body: json.dumps({"format": json.loads(body)["format"]}),  # a body without its publication
+], ids=["invariant", "nan", "truncated", "empty"])
 def test_a_publication_that_is_broken_is_refused_and_the_process_reads_the_engine_itself(
         writer: psycopg.Connection, make_app: Callable[..., Flask], corrupt: Callable[[str], str]) -> None:
     trades = history(120)
