@@ -5,6 +5,8 @@ back exactly as it was written, and anything else must be refused, never half-re
 as decimal strings (never floats), times as ISO 8601 with their offset, mappings as [key, value]
 pairs (their keys are dates or None too), and ``load`` checks every value against the field's type,
 refuses unknown or missing fields and non-finite decimals, and raises ``ValueError`` on all of it.
+A field marked ``LOCAL`` is the writer's own (what it keeps only to compute with): it never travels,
+and ``dump`` refuses a value whose local field is not at its default rather than leave it out.
 """
 
 from __future__ import annotations
@@ -18,11 +20,25 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
+LOCAL = {"codec": "local"}  # field(metadata=LOCAL): kept by the process that holds it, never sent
+
+
+@cache
+def _sent(cls: type) -> tuple[dataclasses.Field[Any], ...]:
+    return tuple(f for f in dataclasses.fields(cls) if f.metadata != LOCAL)
+
+
+def _local_at_default(value: Any) -> None:
+    for f in dataclasses.fields(value):
+        if f.metadata == LOCAL and getattr(value, f.name) != f.default:
+            raise TypeError(f"{type(value).__name__}.{f.name} is the writer's own and cannot be sent")
+
 
 def dump(value: Any) -> Any:
     """``value`` as JSON-ready lists, dicts, strings, ints, booleans and None."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: dump(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        _local_at_default(value)
+        return {f.name: dump(getattr(value, f.name)) for f in _sent(type(value))}
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, date):  # datetime too
@@ -68,7 +84,7 @@ def _load(tp: Any, data: Any) -> Any:
         (single,) = [t for t in options if t is not type(None)]
         return _load(single, data)
     if dataclasses.is_dataclass(tp):
-        fields = {f.name for f in dataclasses.fields(tp)}
+        fields = {f.name for f in _sent(tp)}
         if set(_expect(data, dict)) != fields:
             raise ValueError(f"{tp.__name__}: fields {sorted(data)}, expected {sorted(fields)}")
         hints = _hints(tp)

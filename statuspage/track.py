@@ -17,10 +17,14 @@ that no longer agrees.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import heapq
 import json
+import logging
 import sys
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -33,12 +37,14 @@ from psycopg import Cursor
 from psycopg.types.json import set_json_loads
 
 from . import deadline
+from .codec import LOCAL
 from .db import sql, valid_until
 from .db.chunks import ChunkedRead, Pieces, ReadInProgress
 from .formatting import money, utc_iso
 
 STAT_WINDOWS = ("7d", "30d", "all")
 TOP_DRAWDOWNS = 5
+BAND_MIN = 250_000  # the long history's durations kept on each side of its median, at the least
 COLD_CHUNK_ROWS = 200_000  # rows per statement of a cold read: each stays well inside the statement timeout
 _SHORT_RUN = 4096  # a run merged into a longer one by bisection rather than by sorting both
 _MAX_RUNS = 48  # sorted duration arrays kept apart (the history's chunks, a month of days) before merging
@@ -46,6 +52,8 @@ _ZERO = Decimal(0)
 _MILLI = Decimal("0.001")
 _MICROS = Decimal(1_000_000)
 _NEVER = datetime.max.replace(tzinfo=UTC)
+
+log = logging.getLogger(__name__)
 
 
 def statement(name: str) -> str:
@@ -128,12 +136,12 @@ class Streaks:
 
 def _merge_sorted(a: array, b: array) -> array:
     """Two sorted runs as one. A short run (a refresh's few trades) goes into a long one (the
-    history's) by bisection and slices: no Python int per value of the long run, which Timsort's
-    ``sorted(a + b)`` would make (7 ms a refresh at 10 million trades)."""
+    history's) by bisection and slices: no Python int per value of the long run, which merging
+    value by value would make (7 ms a refresh at 10 million trades)."""
     if len(a) < len(b):
         a, b = b, a
     if len(b) > _SHORT_RUN:
-        return array("q", sorted(a + b))  # comparable lengths: Timsort finds both runs, merges in linear time
+        return array("q", heapq.merge(a, b))  # comparable lengths: one pass, no list of every value
     merged, start = array("q"), 0
     for value in b:
         end = bisect_right(a, value, start)
@@ -144,30 +152,71 @@ def _merge_sorted(a: array, b: array) -> array:
     return merged
 
 
+class MedianOutOfBand(Exception):
+    """The all-time median is no longer among the long history's durations kept (``Band``): the
+    history must be read again."""
+
+
+@dataclass(frozen=True)
+class Band:
+    """The long history's durations near its median, all that is kept of them: ``values`` (sorted)
+    are every duration from the band's lowest to its highest, ``below`` counts the smaller ones and
+    ``above`` the larger ones. Every trade since only moves the all-time median a rank at a time,
+    so the band answers it for as long as the median stays inside (``Durations.kth``)."""
+
+    below: int
+    values: array
+    above: int
+
+    @property
+    def count(self) -> int:
+        return self.below + len(self.values) + self.above
+
+
 @dataclass(frozen=True)
 class Durations:
     """Trade durations in microseconds, as a few sorted arrays (a median needs every value, and
     merging the long history's million values into one array on every refresh would cost more
-    than selecting across a few arrays)."""
+    than selecting across a few arrays), and once the long history is read whole, its band
+    around the median instead of its every value (``banded``)."""
 
     runs: tuple[array, ...] = ()
+    band: Band | None = field(default=None, metadata=LOCAL)  # never published: middle() drops it
 
     @property
     def count(self) -> int:
-        return sum(len(run) for run in self.runs)
+        return sum(len(run) for run in self.runs) + (self.band.count if self.band else 0)
 
     def then(self, later: Durations) -> Durations:
+        if self.band and later.band:
+            raise ValueError("two bands: only the long history, read first, is kept as one")
         runs = sorted((run for run in (*self.runs, *later.runs) if run), key=len)
         while len(runs) > _MAX_RUNS:  # merge the two smallest, like a binary counter: amortised n log n
             runs = sorted([_merge_sorted(runs[0], runs[1]), *runs[2:]], key=len)
-        return Durations(tuple(runs))
+        return Durations(tuple(runs), self.band or later.band)
+
+    def _at_most(self, value: int) -> int:
+        return sum(bisect_right(run, value) for run in self.runs)
 
     def kth(self, k: int) -> int:
-        """The ``k``-th smallest value (from 0): the least v with more than k values <= v."""
-        lo, hi = min(run[0] for run in self.runs), max(run[-1] for run in self.runs)
+        """The ``k``-th smallest value (from 0): the least v with more than k values <= v. With a
+        band, v is found only between its lowest and highest value, where every count is exact
+        (its ``below`` are all smaller, its ``above`` all larger); anything else raises
+        ``MedianOutOfBand``."""
+        band = self.band
+        if band is None:
+            lo, hi = min(run[0] for run in self.runs), max(run[-1] for run in self.runs)
+            below = 0
+        else:
+            lo, hi = band.values[0], band.values[-1]
+            if band.below + sum(bisect_left(run, lo) for run in self.runs) > k:
+                raise MedianOutOfBand(f"the {k:,}th duration is below the band kept")
+            if band.below + bisect_right(band.values, hi) + self._at_most(hi) <= k:
+                raise MedianOutOfBand(f"the {k:,}th duration is above the band kept")
         while lo < hi:
             mid = (lo + hi) // 2
-            if sum(bisect_right(run, mid) for run in self.runs) > k:
+            below = band.below + bisect_right(band.values, mid) if band else 0
+            if below + self._at_most(mid) > k:
                 hi = mid
             else:
                 lo = mid + 1
@@ -186,6 +235,19 @@ class Durations:
         if not n:
             return Durations()
         return Durations((array("q", [self.kth((n - 1) // 2), self.kth(n // 2)]),))
+
+    def banded(self, half: int) -> Durations:
+        """These durations as a band of about ``half`` values on each side of their median, the rest
+        only counted: what the long history keeps once read (10 million trades: 80 MB of
+        durations, a band of 250,000 a side 4 MB). Unchanged when that is not fewer values."""
+        n = self.count
+        if self.band is not None or n <= 2 * half + 2:
+            return self
+        lo, hi = self.kth(max(0, (n - 1) // 2 - half)), self.kth(min(n - 1, n // 2 + half))
+        cuts = [(bisect_left(run, lo), bisect_right(run, hi)) for run in self.runs]
+        values = array("q", heapq.merge(*(run[a:b] for run, (a, b) in zip(self.runs, cuts, strict=True))))
+        below = sum(a for a, _ in cuts)
+        return Durations(band=Band(below, values, n - below - len(values)))
 
 
 @dataclass(frozen=True)
@@ -562,6 +624,7 @@ class TrackCache:
     base: Segment | None = None
     days: dict[date, Segment] = field(default_factory=dict)
     reads: int = 0  # cold reads of the long history: a figure for the benchmark and the tests
+    band_min: int = BAND_MIN
     chunk_rows: int = COLD_CHUNK_ROWS
     reserve_s: float = 3.0  # time a refresh keeps for the rest of its read (budgets.read_reserve_s)
     days_reserve_s: float = 1.0  # what the read of the days since the history leaves for the rest (3 statements)
@@ -644,7 +707,17 @@ def _kept(cur: Cursor[dict[str, Any]], now: datetime, until: datetime, before_un
             return base, until, days
     history = read_history(cur, until, now, cache, before_until)
     cache.reads += 1
-    return history, until, {}
+    # kept as a band around its median, wide enough for every trade of the daily range twice over
+    half = max(cache.band_min, 2 * sum(trades for _, trades, _, _ in daily))
+    durations = history.part.sorted_durations.banded(half)
+    return replace(history, part=replace(history.part, sorted_durations=durations)), until, {}
+
+
+def _give_back_freed_memory() -> None:
+    """Hand the heap a history read freed (its every duration: 80 MB at 10 million trades) back to
+    the OS, which glibc would otherwise keep in the process for good."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: its allocator decides
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def read_track(cur: Cursor[dict[str, Any]], now: datetime, until: datetime, before_until: tuple[int, Decimal, Decimal],
@@ -655,6 +728,7 @@ def read_track(cur: Cursor[dict[str, Any]], now: datetime, until: datetime, befo
     still agree with."""
     set_json_loads(_loads, cur)
     today = now.astimezone(UTC).date()
+    reads = cache.reads
     base, kept_until, days = _kept(cur, now, until, before_until, daily, cache)
     # every whole day since, each continuing the path of the day before (normally none: one after
     # midnight, 29 after a cold read, when the pieces left only their reserve: the days read are
@@ -665,6 +739,8 @@ def read_track(cur: Cursor[dict[str, Any]], now: datetime, until: datetime, befo
             left = deadline.remaining()
             if read_now and left is not None and left < cache.days_reserve_s:
                 cache.base, cache.until, cache.days, cache.pending = base, kept_until, days, None
+                if cache.reads != reads:
+                    _give_back_freed_memory()
                 raise ReadInProgress("track record's days", _midnight(today), len(days),
                                      (today - until.date()).days, unit="days")
             before = days[day - timedelta(days=1)].path if day > until.date() else base.path
@@ -674,6 +750,8 @@ def read_track(cur: Cursor[dict[str, Any]], now: datetime, until: datetime, befo
     # Only now, with every read done, does the cache change (or above, with the days read so far,
     # each whole): a refresh that fails half-way (the database went away) leaves it as it was.
     cache.base, cache.until, cache.days, cache.pending = base, kept_until, days, None
+    if cache.reads != reads:
+        _give_back_freed_memory()
     prefix = cache.prefix(today)
     # Today: its whole hours before this one, kept for the hour (and while the path they continue
     # holds), then the trades since. The snapshot drops the pieces when anything before may have changed.
@@ -699,6 +777,14 @@ def read_track(cur: Cursor[dict[str, Any]], now: datetime, until: datetime, befo
         "30d": edge("30d edge", start30 + tick, until).then(cache.days_part(until.date())).then(live.part),
     }
     total = prefix.then(live)
+    try:
+        total.part.sorted_durations.median_us()
+    except MedianOutOfBand as exc:
+        if cache.reads != reads:  # a band just cut around the median: cannot be, and must not loop
+            raise
+        log.warning("%s: reading the track record's history again", exc)
+        cache.clear()
+        return read_track(cur, now, until, before_until, daily, cache)
     return TrackRecord(as_of=now, total=total, windows={**windows, "all": total.part})
 
 

@@ -229,6 +229,40 @@ def test_a_deleted_trade_is_noticed_too(writer: psycopg.Connection, pool: Connec
     assert track_at(pool, T, sealed) == expected_track(left, T)
 
 
+
+def test_the_long_historys_durations_are_kept_as_a_band_and_read_again_when_the_median_leaves_it(
+        writer: psycopg.Connection, pool: ConnectionPool, caplog: pytest.LogCaptureFixture) -> None:
+    # 300 trades before the landing's range (durations 1 to 300 minutes, in shuffled order), 10 in it:
+    # the history keeps 2 * 10 = 20 durations on each side of its median, the rest only counted
+    history = [Trade(i, T - timedelta(days=40 + i / 10), Decimal(i % 5 - 2),
+                     opened_at=T - timedelta(days=40 + i / 10, minutes=(i * 7919) % 300 + 1)) for i in range(300)]
+    recent = [Trade(1000 + i, T - timedelta(days=2 + i), Decimal(1)) for i in range(10)]  # an hour each
+    insert(writer, [*history, *recent])
+    sealed = SealedCache()
+    sealed.track.band_min = 1
+    assert track_at(pool, T, sealed) == expected_track([*history, *recent], T)
+    band = sealed.track.base.part.sorted_durations.band
+    assert band is not None and band.count == 300 and len(band.values) <= 2 * 20 + 2  # ties of a minute each
+    # today's trades, all longer than any kept: 30 of them move the median up 15 ranks, inside the band
+    today = [Trade(2000 + i, T - timedelta(minutes=10 + i), Decimal(3), opened_at=T - timedelta(days=1))
+             for i in range(30)]
+    insert(writer, today)
+    assert track_at(pool, T, sealed) == expected_track([*history, *recent, *today], T)
+    assert sealed.track.reads == 1
+    # 60 more move it 45 ranks: past the band, so the history is read again, and the median is still exact
+    more = [Trade(3000 + i, T - timedelta(minutes=50 + i / 10), Decimal(-1), opened_at=T - timedelta(days=1))
+            for i in range(60)]
+    insert(writer, more)
+    everything = [*history, *recent, *today, *more]
+    assert track_at(pool, T, sealed) == expected_track(everything, T)
+    assert sealed.track.reads == 2
+    assert "above the band kept: reading the track record's history again" in caplog.text
+    # the new band is twice the range's trades, today's included, wide: here all 300, and it holds
+    assert sealed.track.base.part.sorted_durations.count == 300
+    assert track_at(pool, T, sealed) == expected_track(everything, T)
+    assert sealed.track.reads == 2
+
+
 # --- invariants ---
 
 

@@ -92,3 +92,14 @@ def test_a_type_it_does_not_know_is_refused_on_the_way_out() -> None:
     with pytest.raises(TypeError):
         codec.dump({1, 2})
     assert codec.dump(datetime(2026, 1, 1, tzinfo=UTC)) == "2026-01-01T00:00:00+00:00"
+
+
+def test_a_local_field_never_travels() -> None:
+    from statuspage.track import Durations
+    slim = Durations((array("q", [3, 5]),))
+    assert codec.dump(slim) == {"runs": [[3, 5]]}
+    assert codec.load(Durations, {"runs": [[3, 5]]}) == slim
+    with pytest.raises(ValueError, match="fields"):  # sent anyway: refused like any unknown field
+        codec.load(Durations, {"runs": [[3, 5]], "band": None})
+    with pytest.raises(TypeError, match="writer's own"):  # a value that would lose it is not sent
+        codec.dump(Durations((array("q", range(100)),)).banded(3))

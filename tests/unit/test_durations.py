@@ -1,14 +1,16 @@
-"""The track record's durations: the median from two middle values, and sorted runs merged."""
+"""The track record's durations: the median from two middle values, sorted runs merged, and the long
+history kept as a band around its median."""
 
 from __future__ import annotations
 
 from array import array
 from decimal import Decimal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from statuspage.track import Durations, _merge_sorted
+from statuspage.track import Durations, MedianOutOfBand, _merge_sorted
 
 
 def plain_median(values: list[int]) -> Decimal:
@@ -32,3 +34,38 @@ def test_the_two_middle_durations_give_the_median_of_all(runs: list[list[int]]) 
 def test_two_sorted_runs_merge_into_the_sorted_whole(a: list[int], b: list[int]) -> None:
     merged = _merge_sorted(array("q", sorted(a)), array("q", sorted(b)))
     assert merged.tolist() == sorted(a + b) and merged.typecode == "q"
+
+
+values = st.lists(st.integers(-10**6, 10**6), max_size=400)
+
+
+@given(st.lists(values, min_size=1, max_size=5), st.lists(values, max_size=4), st.integers(0, 60))
+def test_a_band_answers_exactly_or_says_it_cannot(history: list[list[int]], later: list[list[int]], half: int) -> None:
+    whole = Durations(tuple(array("q", sorted(run)) for run in history if run))
+    banded = whole.banded(half)
+    everything = sorted([v for run in history for v in run] + [v for run in later for v in run])
+    if banded.band is not None:  # the middle of the history, every value; the rest only counted
+        band, kept = banded.band, sorted(v for run in history for v in run)
+        assert band.values.tolist() == kept[band.below:band.below + len(band.values)]
+        assert len(band.values) >= min(2 * half + 1, len(kept)) and banded.count == len(kept)
+    durations = banded.then(Durations(tuple(array("q", sorted(run)) for run in later if run)))
+    assert durations.count == len(everything)
+    for k in range(len(everything)):
+        try:
+            assert durations.kth(k) == everything[k]
+        except MedianOutOfBand:
+            assert banded.band is not None
+    if everything and sum(map(len, later)) <= half:  # what the band is cut for: the median always found
+        assert durations.median_us() == plain_median(everything)
+
+
+def test_a_band_keeps_the_values_near_the_median_and_counts_the_rest() -> None:
+    durations = Durations((array("q", range(0, 1000, 2)), array("q", range(1, 1000, 2)))).banded(10)
+    band = durations.band
+    assert band is not None
+    assert (band.below, band.values.tolist(), band.above) == (489, list(range(489, 511)), 489)
+    assert durations.median_us() == Decimal("499.5")
+    with pytest.raises(MedianOutOfBand):
+        durations.kth(100)
+    with pytest.raises(ValueError, match="two bands"):
+        durations.then(durations)
