@@ -8,8 +8,9 @@ instance its own master, all on the one database ``<dsn>`` (engine and page sche
 is reset and, ``S`` seconds later, read: the statements that read the engine's table (its calls and
 execution time) and the page's reads of the published snapshot. Then, with the larger deployment
 still running, one more instance is started and timed from its spawn to serving the same bytes
-(a published snapshot exists). Workers' RSS is read with psutil. Needs ``pg_stat_statements``
-(the embedded server preloads it); seed first with ``python -m bench.seed_large <dsn>``.
+(a published snapshot exists). Workers' RSS is read with psutil, their peak from /proc (VmHWM).
+Needs ``pg_stat_statements`` (the embedded server preloads it); seed first with
+``python -m bench.seed_large <dsn>``.
 """
 
 from __future__ import annotations
@@ -114,6 +115,7 @@ def deployment(dsn: str, instances: int, workers: int, seconds: float, env: dict
             "engine_exec_ms_per_min": round(load.get("engine", {}).get("exec_ms", 0.0) * 60 / seconds, 1),
             "engine_calls_per_min": round(load.get("engine", {}).get("calls", 0) * 60 / seconds, 1),
             "worker_rss_mb": [round(mb) for s in servers for mb in s.worker_rss_mb()],
+            "worker_peak_rss_mb": [round(mb) for s in servers for mb in s.worker_peak_rss_mb()],
         }
         if late_instance:
             late = start_gunicorn("wsgi:app", logs, "late", DATABASE_URL=dsn, WEB_CONCURRENCY="1", **env)

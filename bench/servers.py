@@ -75,6 +75,15 @@ class Gunicorn:
     def worker_rss_mb(self) -> list[float]:
         return sorted(p.memory_info().rss / 2**20 for p in self.workers())
 
+    def worker_peak_rss_mb(self) -> list[float]:
+        """Each worker's highest RSS so far (Linux's VmHWM), what a memory limit would have met."""
+        peaks = []
+        for worker in self.workers():
+            with contextlib.suppress(OSError):
+                status = Path(f"/proc/{worker.pid}/status").read_text()
+                peaks.extend(int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmHWM:"))
+        return sorted(peaks)
+
     def log_offset(self) -> int:
         return self.out.stat().st_size
 

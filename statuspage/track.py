@@ -159,37 +159,34 @@ class MedianOutOfBand(Exception):
 
 @dataclass(frozen=True)
 class Band:
-    """The long history's durations near its median, all that is kept of them: ``values`` (sorted)
-    are every duration from the band's lowest to its highest, ``below`` counts the smaller ones and
-    ``above`` the larger ones. Every trade since only moves the all-time median a rank at a time,
-    so the band answers it for as long as the median stays inside (``Durations.kth``)."""
+    """What was dropped of some durations to keep only those near their median: the ``below`` ones
+    smaller than ``lo`` and the ``above`` ones larger than ``hi``, only counted. Every duration from
+    ``lo`` to ``hi`` is kept, so every count there is exact; trades since move the all-time median a
+    rank at a time, so it is found there for as long as it stays inside (``Durations.kth``)."""
 
     below: int
-    values: array
+    lo: int
+    hi: int
     above: int
-
-    @property
-    def count(self) -> int:
-        return self.below + len(self.values) + self.above
 
 
 @dataclass(frozen=True)
 class Durations:
     """Trade durations in microseconds, as a few sorted arrays (a median needs every value, and
     merging the long history's million values into one array on every refresh would cost more
-    than selecting across a few arrays), and once the long history is read whole, its band
-    around the median instead of its every value (``banded``)."""
+    than selecting across a few arrays); of the long history, only those near its median
+    (``cut``, ``band``)."""
 
     runs: tuple[array, ...] = ()
     band: Band | None = field(default=None, metadata=LOCAL)  # never published: middle() drops it
 
     @property
     def count(self) -> int:
-        return sum(len(run) for run in self.runs) + (self.band.count if self.band else 0)
+        return sum(len(run) for run in self.runs) + (self.band.below + self.band.above if self.band else 0)
 
     def then(self, later: Durations) -> Durations:
         if self.band and later.band:
-            raise ValueError("two bands: only the long history, read first, is kept as one")
+            raise ValueError("two bands: only the long history, read first, is cut to one")
         runs = sorted((run for run in (*self.runs, *later.runs) if run), key=len)
         while len(runs) > _MAX_RUNS:  # merge the two smallest, like a binary counter: amortised n log n
             runs = sorted([_merge_sorted(runs[0], runs[1]), *runs[2:]], key=len)
@@ -200,22 +197,20 @@ class Durations:
 
     def kth(self, k: int) -> int:
         """The ``k``-th smallest value (from 0): the least v with more than k values <= v. With a
-        band, v is found only between its lowest and highest value, where every count is exact
-        (its ``below`` are all smaller, its ``above`` all larger); anything else raises
-        ``MedianOutOfBand``."""
+        band, v is found only from its ``lo`` to its ``hi``, where every count is exact; anything
+        else raises ``MedianOutOfBand``."""
         band = self.band
+        below = band.below if band else 0
         if band is None:
             lo, hi = min(run[0] for run in self.runs), max(run[-1] for run in self.runs)
-            below = 0
         else:
-            lo, hi = band.values[0], band.values[-1]
-            if band.below + sum(bisect_left(run, lo) for run in self.runs) > k:
+            lo, hi = band.lo, band.hi
+            if below + sum(bisect_left(run, lo) for run in self.runs) > k:
                 raise MedianOutOfBand(f"the {k:,}th duration is below the band kept")
-            if band.below + bisect_right(band.values, hi) + self._at_most(hi) <= k:
+            if below + self._at_most(hi) <= k:
                 raise MedianOutOfBand(f"the {k:,}th duration is above the band kept")
         while lo < hi:
             mid = (lo + hi) // 2
-            below = band.below + bisect_right(band.values, mid) if band else 0
             if below + self._at_most(mid) > k:
                 hi = mid
             else:
@@ -236,18 +231,35 @@ class Durations:
             return Durations()
         return Durations((array("q", [self.kth((n - 1) // 2), self.kth(n // 2)]),))
 
-    def banded(self, half: int) -> Durations:
-        """These durations as a band of about ``half`` values on each side of their median, the rest
-        only counted: what the long history keeps once read (10 million trades: 80 MB of
-        durations, a band of 250,000 a side 4 MB). Unchanged when that is not fewer values."""
+    def cut(self, first: int, last: int) -> Durations:
+        """Only the values ranked ``first`` to ``last`` (from 0) and any equal to those two kept, the
+        rest counted. Unchanged when that drops nothing, or when those ranks are outside a band
+        already cut. The runs are trimmed in place: only for durations nothing else holds (a history
+        read's, read_history)."""
         n = self.count
-        if self.band is not None or n <= 2 * half + 2:
+        first, last = max(first, 0), min(last, n - 1)
+        if first > last or (first == 0 and last == n - 1 and self.band is None):
             return self
-        lo, hi = self.kth(max(0, (n - 1) // 2 - half)), self.kth(min(n - 1, n // 2 + half))
-        cuts = [(bisect_left(run, lo), bisect_right(run, hi)) for run in self.runs]
-        values = array("q", heapq.merge(*(run[a:b] for run, (a, b) in zip(self.runs, cuts, strict=True))))
-        below = sum(a for a, _ in cuts)
-        return Durations(band=Band(below, values, n - below - len(values)))
+        try:
+            lo, hi = self.kth(first), self.kth(last)
+        except MedianOutOfBand:
+            return self
+        cuts = [(run, bisect_left(run, lo), bisect_right(run, hi)) for run in self.runs]
+        below = (self.band.below if self.band else 0) + sum(a for _, a, _ in cuts)
+        above = (self.band.above if self.band else 0) + sum(len(run) - b for run, _, b in cuts)
+        if self.band is None and not below and not above:
+            return self
+        for run, a, b in cuts:  # in place: a copy would hold both for a moment (the read's peak RSS)
+            del run[b:]
+            del run[:a]
+        return Durations(tuple(run for run in self.runs if run), Band(below, lo, hi, above))
+
+    def banded(self, half: int) -> Durations:
+        """Only about ``half`` values on each side of the median kept, the rest counted: what the
+        long history keeps once read (10 million trades: 80 MB of durations, a band of 540,000 a
+        side 8.6 MB)."""
+        n = self.count
+        return self.cut((n - 1) // 2 - half, n // 2 + half)
 
 
 @dataclass(frozen=True)
@@ -421,20 +433,38 @@ def read_segment(cur: Cursor[dict[str, Any]], start: datetime | str, end: dateti
 
 
 def read_history(cur: Cursor[dict[str, Any]], until: datetime, t: datetime, cache: TrackCache,
-                 before_until: tuple[int, Decimal, Decimal]) -> Segment:
+                 before_until: tuple[int, Decimal, Decimal], half: int) -> Segment:
     """Every valid trade before ``until``, in statements of about ``cache.chunk_rows`` trades each,
     over as many refreshes as the deadline asks (db/chunks.py); ``before_until`` (the landing's
-    totals there, of the same transaction) keys the read: another one starts it again."""
-    key = (until, before_until)
+    totals there, of the same transaction) keys the read: another one starts it again. Its durations
+    come back as a band of ``half`` (that of the read's first refresh) on each side of the median,
+    and as the pieces come in, durations that cannot end up in it are dropped already (counted)."""
+    key, total = (until, before_until), before_until[0]
     if cache.pending is None or cache.pending.key != key:
-        cache.pending = ChunkedRead(key, until, EMPTY)
+        cache.pending, cache.band_half = ChunkedRead(key, until, EMPTY), half
 
     def piece(whole: Segment, start: datetime | str, end: datetime) -> Segment:
-        return whole.then(read_segment(cur, start, end, t, whole.path))
+        whole = whole.then(read_segment(cur, start, end, t, whole.path))
+        durations, rest = whole.part.sorted_durations, max(0, total - whole.part.tally.trades)
+        # A duration ranked i now ends up ranked at most i + rest (rest: the trades still to come)
+        # and at least i; the band will hold ranks (n-1)//2 - half to n//2 + half of the n <= total.
+        n = durations.count
+        first, last = (n - 1) // 2 - cache.band_half - rest, total // 2 + cache.band_half
+        held = sum(len(run) for run in durations.runs)
+        if held > last - max(first, 0) + 1 + 4 * cache.chunk_rows:  # a few pieces' worth at a time
+            whole = _with_durations(whole, durations.cut(first, last))
+        return whole
 
     # kept until read_track keeps what it returns: a refresh cut before that goes on from it
-    return cache.pending.advance(cur, piece, cache.chunk_rows, cache.reserve_s, lambda w: w.part.tally.trades,
-                                 before_until[0], "track record's history")
+    whole = cache.pending.advance(cur, piece, cache.chunk_rows, cache.reserve_s, lambda w: w.part.tally.trades,
+                                  total, "track record's history")
+    # the pending read holds the same runs, now cut: it holds the band too, should this refresh fail later
+    cache.pending.whole = _with_durations(whole, whole.part.sorted_durations.banded(cache.band_half))
+    return cache.pending.whole
+
+
+def _with_durations(segment: Segment, durations: Durations) -> Segment:
+    return replace(segment, part=replace(segment.part, sorted_durations=durations))
 
 
 # --- what is published ---
@@ -625,6 +655,7 @@ class TrackCache:
     days: dict[date, Segment] = field(default_factory=dict)
     reads: int = 0  # cold reads of the long history: a figure for the benchmark and the tests
     band_min: int = BAND_MIN
+    band_half: int = BAND_MIN  # of the history read under way
     chunk_rows: int = COLD_CHUNK_ROWS
     reserve_s: float = 3.0  # time a refresh keeps for the rest of its read (budgets.read_reserve_s)
     days_reserve_s: float = 1.0  # what the read of the days since the history leaves for the rest (3 statements)
@@ -705,12 +736,11 @@ def _kept(cur: Cursor[dict[str, Any]], now: datetime, until: datetime, before_un
             days = {d: s for d, s in days.items() if _midnight(d) >= until}
         if (base.part.tally.trades, base.part.tally.pnl, base.part.tally.fees) == before_until:
             return base, until, days
-    history = read_history(cur, until, now, cache, before_until)
-    cache.reads += 1
-    # kept as a band around its median, wide enough for every trade of the daily range twice over
+    # its durations kept as a band around the median, wide enough for every trade of the daily range twice over
     half = max(cache.band_min, 2 * sum(trades for _, trades, _, _ in daily))
-    durations = history.part.sorted_durations.banded(half)
-    return replace(history, part=replace(history.part, sorted_durations=durations)), until, {}
+    history = read_history(cur, until, now, cache, before_until, half)
+    cache.reads += 1
+    return history, until, {}
 
 
 def _give_back_freed_memory() -> None:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from statuspage.track import Durations, MedianOutOfBand, _merge_sorted
+from statuspage.track import Band, Durations, MedianOutOfBand, _merge_sorted
 
 
 def plain_median(values: list[int]) -> Decimal:
@@ -44,10 +44,12 @@ def test_a_band_answers_exactly_or_says_it_cannot(history: list[list[int]], late
     whole = Durations(tuple(array("q", sorted(run)) for run in history if run))
     banded = whole.banded(half)
     everything = sorted([v for run in history for v in run] + [v for run in later for v in run])
-    if banded.band is not None:  # the middle of the history, every value; the rest only counted
+    if banded.band is not None:  # every value from the band's lo to its hi; the rest only counted
         band, kept = banded.band, sorted(v for run in history for v in run)
-        assert band.values.tolist() == kept[band.below:band.below + len(band.values)]
-        assert len(band.values) >= min(2 * half + 1, len(kept)) and banded.count == len(kept)
+        inside = [v for v in kept if band.lo <= v <= band.hi]
+        assert sorted(v for run in banded.runs for v in run) == inside
+        assert (band.below, band.above) == (sum(v < band.lo for v in kept), sum(v > band.hi for v in kept))
+        assert len(inside) >= min(2 * half + 1, len(kept)) and banded.count == len(kept)
     durations = banded.then(Durations(tuple(array("q", sorted(run)) for run in later if run)))
     assert durations.count == len(everything)
     for k in range(len(everything)):
@@ -61,11 +63,27 @@ def test_a_band_answers_exactly_or_says_it_cannot(history: list[list[int]], late
 
 def test_a_band_keeps_the_values_near_the_median_and_counts_the_rest() -> None:
     durations = Durations((array("q", range(0, 1000, 2)), array("q", range(1, 1000, 2)))).banded(10)
-    band = durations.band
-    assert band is not None
-    assert (band.below, band.values.tolist(), band.above) == (489, list(range(489, 511)), 489)
+    assert durations.band == Band(below=489, lo=489, hi=510, above=489)
+    assert sorted(v for run in durations.runs for v in run) == list(range(489, 511))
     assert durations.median_us() == Decimal("499.5")
     with pytest.raises(MedianOutOfBand):
         durations.kth(100)
     with pytest.raises(ValueError, match="two bands"):
         durations.then(durations)
+
+
+@given(st.lists(st.integers(-1000, 1000), max_size=300), st.integers(1, 40), st.integers(0, 30))
+def test_a_read_cutting_as_it_goes_keeps_what_the_cut_at_the_end_keeps(values: list[int], piece: int,
+                                                                       half: int) -> None:
+    # read_history's rule: after each piece, drop what can no longer reach the final band
+    total, whole = len(values), Durations()
+    for start in range(0, total, piece):
+        whole = whole.then(Durations((array("q", sorted(values[start:start + piece])),)))
+        n, rest = whole.count, total - min(total, start + piece)
+        whole = whole.cut((n - 1) // 2 - half - rest, total // 2 + half)
+    once = Durations((array("q", sorted(values)),)).banded(half)
+    cut_as_it_went = whole.banded(half)
+    assert cut_as_it_went.count == once.count == total
+    if values:
+        assert cut_as_it_went.median_us() == once.median_us() == plain_median(values)
+        assert cut_as_it_went.band == once.band
