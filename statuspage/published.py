@@ -85,7 +85,8 @@ class Reader:
         self._conn: psycopg.Connection | None = None
 
     def newest(self, after: int) -> tuple[int, str] | None:
-        """(version, body) of the newest row above ``after``; None when there is none.
+        """(version, body) of the newest row unless its version is ``after`` (one below it is new too:
+        the history database restored from an older backup); None when there is none.
         Raises psycopg.Error when the history database cannot be read."""
         reused = self._conn is not None and not self._conn.closed
         try:
@@ -106,7 +107,7 @@ class Reader:
             self._conn = psycopg.connect(self._dsn, **self._kwargs)
         with deadline.guard(self._conn, "published snapshot read", self._call_s):
             row = self._conn.execute(sql("published_read"), {"after": after}).fetchone()
-        return None if row is None else (int(row[0]), row[1])
+        return None if row is None or row[1] is None else (int(row[0]), row[1])
 
     def close(self) -> None:
         if self._conn is not None:

@@ -67,6 +67,7 @@ class AppState:
     # "engine" (this process read it: it is the leader, or the fallback); "" before the first.
     source: str = ""
     published_version: int = 0  # the newest published version this process has written or served
+    refused_version: int = 0  # the newest it refused: not fetched again, its own read meanwhile
     published_read_at: datetime | None = None  # when the leader read it
     publish_error: str = ""  # operator detail: why the published snapshot was not used or written
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

@@ -82,15 +82,18 @@ def pickup(rt: Runtime, now: datetime | None, *, wait: bool = True) -> bool:
     if scheduled and state.published_version:
         time.sleep(budgets.pickup_delay_s(rt.settings))
     waited_until = time.monotonic() + budgets.refresh_s(rt.settings)
+    known = max(state.published_version, state.refused_version)
     try:
-        while (found := rt.reader.newest(state.published_version)) is None and scheduled \
-                and not state.published_version and time.monotonic() < waited_until:
+        while (found := rt.reader.newest(known)) is None and scheduled \
+                and not known and time.monotonic() < waited_until:
             time.sleep(0.25)
     except psycopg.Error as exc:
         state.publish_error = f"published snapshot unreadable: {type(exc).__name__}: {exc}".strip()
         log.warning("refresh: %s; reading the engine here", state.publish_error)
         return False
     if found is None:
+        if state.refused_version > state.published_version:
+            return False  # the newest is still the one refused (publish_error says so): its own read
         state.publish_error = "" if state.published_version else "nothing published yet: the leader's first read"
         return True
     version, body = found
@@ -102,8 +105,9 @@ def pickup(rt: Runtime, now: datetime | None, *, wait: bool = True) -> bool:
                 raise SnapshotRejected(problems)
             render_or_reject(rt, pub.snapshot, pub.snapshot.as_of)
     except (SnapshotRejected, ValueError) as exc:
+        state.refused_version = version
         state.publish_error = f"published version {version} refused: {exc}"
-        log.error("refresh: %s; reading the engine here", state.publish_error)
+        log.error("refresh: %s; reading the engine here until a newer one", state.publish_error)
         return False
     state.published_version, state.published_read_at, state.publish_error = version, pub.read_at, ""
     state.serve(pub.snapshot, pub.held, pub.excluded)

@@ -132,7 +132,8 @@ def corrupt_7d_count(body: str) -> str:
     lambda body: json.dumps({"format": json.loads(body)["format"]}),  # a body without its publication
 ], ids=["invariant", "nan", "truncated", "empty"])
 def test_a_publication_that_is_broken_is_refused_and_the_process_reads_the_engine_itself(
-        writer: psycopg.Connection, make_app: Callable[..., Flask], corrupt: Callable[[str], str]) -> None:
+        writer: psycopg.Connection, make_app: Callable[..., Flask], corrupt: Callable[[str], str],
+        caplog: pytest.LogCaptureFixture) -> None:
     trades = history(120)
     leader, other = leader_and_other(writer, make_app, trades)
     now = T + timedelta(seconds=1)
@@ -145,6 +146,38 @@ def test_a_publication_that_is_broken_is_refused_and_the_process_reads_the_engin
     assert source(other) == {"published": 0, "engine": 1}
     assert ops(other)["publish_error"].startswith(f"published version {version} refused")
 
+    # refused once: the next refresh reads the engine again, and neither fetches nor refuses that body again
+    later = now + timedelta(seconds=1)
+    refresh_job(runtime(other), later)
+    assert_published(runtime(other), trades, later)
+    assert ops(other)["publish_error"].startswith(f"published version {version} refused")
+    assert caplog.text.count(f"published version {version} refused") == 1
+    assert runtime(other).reader.newest(version) is None  # the probe of what it knows: no body
+    # a newer publication is served again
+    added = [Trade(10_000, T - timedelta(minutes=3), Decimal("7.5"))]
+    insert(writer, added)
+    refresh_job(runtime(leader), later)
+    refresh_job(runtime(other), later)
+    assert source(other) == {"published": 1, "engine": 0} and ops(other)["publish_error"] is None
+    assert_published(runtime(other), [*trades, *added], later)
+
+
+def test_publications_that_begin_again_below_the_version_served_are_served(
+        writer: psycopg.Connection, make_app: Callable[..., Flask]) -> None:
+    # the history database restored from an older backup: its versions begin again lower down
+    trades = history(100)
+    leader, other = leader_and_other(writer, make_app, trades)
+    assert ops(other)["published_version"] > 1
+    writer.execute("TRUNCATE statuspage.published_snapshot")
+    writer.execute("ALTER SEQUENCE statuspage.published_snapshot_version_seq RESTART WITH 1")
+    added = [Trade(10_000, T - timedelta(minutes=3), Decimal("-12.25"))]
+    insert(writer, added)
+    now = T + timedelta(seconds=1)
+    refresh_job(runtime(leader), now)
+    assert ops(leader)["published_version"] == 1
+    refresh_job(runtime(other), now)
+    assert ops(other)["published_version"] == 1 and source(other) == {"published": 1, "engine": 0}
+    assert_published(runtime(other), [*trades, *added], now)
 
 def test_with_the_history_database_down_every_process_reads_the_engine_and_says_so(
         writer: psycopg.Connection, private_pg: EmbeddedPostgres, make_app: Callable[..., Flask]) -> None:
