@@ -4,9 +4,10 @@ Under gunicorn every worker reads the database for itself. A worker that cannot 
 (its slots taken, a restarted worker while the database refuses new sessions) would otherwise
 answer "no snapshot yet" beside siblings that show numbers. So each process writes the snapshot it
 read and validated to ``<dir>/snapshot-<pid>.json`` (write, then rename: a reader never sees half a
-file), and a process that has none of its own, or only an older one, adopts the newest file that
-still passes ``snapshot.violations``. An adopted snapshot keeps its true ``as_of``: it is served
-stale once old, exactly as the process's own would be.
+file), and a process whose read failed with none of its own adopts the newest file that still
+passes ``snapshot.violations``, its track record included (written by statuspage/codec.py). An
+adopted snapshot keeps its true ``as_of``: it is served stale once old, exactly as the process's own
+would be.
 
 The directory belongs to one gunicorn master (``gunicorn.conf.py`` creates it, empty, at start and
 names it in ``STATUSPAGE_SNAPSHOT_DIR``), so a new deploy never starts from an old release's
@@ -15,22 +16,19 @@ numbers: its first snapshot is still its own read. Without the variable nothing 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
-from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .snapshot import DayPoint, SetAside, Snapshot, WindowStats, violations
+from . import codec
+from .snapshot import Snapshot, violations
 
 log = logging.getLogger(__name__)
 
 DIR_ENV = "STATUSPAGE_SNAPSHOT_DIR"
-VERSION = 2  # 2: rows set aside (snapshot.excluded)
-_DECIMALS = {f.name for f in dataclasses.fields(WindowStats)} - {"trades", "wins", "losses"}
+VERSION = 3  # 2: rows set aside (snapshot.excluded); 3: codec.dump, the track record included
 
 
 def directory() -> Path | None:
@@ -39,36 +37,15 @@ def directory() -> Path | None:
 
 
 def encode(snap: Snapshot) -> dict[str, Any]:
-    """Everything the snapshot holds, losslessly: money as decimal strings, times in ISO 8601."""
-    def value(v: Any) -> Any:
-        return str(v) if isinstance(v, Decimal) else v
-
-    return {
-        "version": VERSION,
-        "as_of": snap.as_of.isoformat(),
-        "last_trade_at": snap.last_trade_at.isoformat() if snap.last_trade_at else None,
-        "windows": {name: {k: value(v) for k, v in dataclasses.asdict(w).items()} for name, w in snap.windows.items()},
-        "daily": [{"day": p.day.isoformat(), "trades": p.trades, "pnl": str(p.pnl), "cum_trades": p.cum_trades,
-                   "cum_pnl": str(p.cum_pnl)} for p in snap.daily],
-        "excluded": {reason: dataclasses.asdict(each) for reason, each in snap.excluded.items()},
-    }
+    """Everything the snapshot holds, losslessly (statuspage/codec.py), its track record slimmed."""
+    return {"version": VERSION, "snapshot": codec.dump(snap.slim())}
 
 
 def decode(data: dict[str, Any]) -> Snapshot:
-    """The snapshot ``encode`` wrote; raises ValueError, KeyError or TypeError on anything else."""
-    if data.get("version") != VERSION:
-        raise ValueError(f"version {data.get('version')!r}, expected {VERSION}")
-    windows = {name: WindowStats(**{k: Decimal(v) if k in _DECIMALS and v is not None else v for k, v in w.items()})
-               for name, w in data["windows"].items()}
-    daily = tuple(DayPoint(day=date.fromisoformat(p["day"]), trades=p["trades"], pnl=Decimal(p["pnl"]),
-                           cum_trades=p["cum_trades"], cum_pnl=Decimal(p["cum_pnl"])) for p in data["daily"])
-    last = data["last_trade_at"]
-    as_of = datetime.fromisoformat(data["as_of"])
-    if as_of.tzinfo is None:
-        raise ValueError("as_of has no time zone")
-    excluded = {reason: SetAside(**each) for reason, each in data["excluded"].items()}
-    return Snapshot(as_of=as_of, windows=windows, daily=daily,
-                    last_trade_at=datetime.fromisoformat(last) if last else None, excluded=excluded)
+    """The snapshot ``encode`` wrote; raises ValueError on anything else."""
+    if not isinstance(data, dict) or data.get("version") != VERSION:
+        raise ValueError(f"version {data.get('version') if isinstance(data, dict) else data!r}, expected {VERSION}")
+    return codec.load(Snapshot, data.get("snapshot"))
 
 
 def save(where: Path, snap: Snapshot) -> None:
@@ -76,7 +53,7 @@ def save(where: Path, snap: Snapshot) -> None:
     pid = os.getpid()
     target, temporary = where / f"snapshot-{pid}.json", where / f".snapshot-{pid}.tmp"
     try:
-        temporary.write_text(json.dumps(encode(snap), separators=(",", ":")))
+        temporary.write_text(json.dumps(encode(snap), separators=(",", ":"), allow_nan=False))
         os.replace(temporary, target)
         _prune(where, snap, pid)
     except OSError as exc:
@@ -106,7 +83,7 @@ def _read(path: Path) -> Snapshot | None:
         snap = decode(json.loads(path.read_text()))
     except FileNotFoundError:
         return None  # its writer replaced or pruned it just now
-    except (OSError, ValueError, KeyError, TypeError, ArithmeticError) as exc:
+    except (OSError, ValueError) as exc:
         log.warning("snapshot handoff: ignoring unreadable %s: %s: %s", path.name, type(exc).__name__, exc)
         return None
     problems = violations(snap)

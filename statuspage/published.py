@@ -17,7 +17,7 @@ trade's duration but the middle ones dropped (``TrackRecord.published``).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -46,9 +46,7 @@ class Publication:
 
 def of(read_at: datetime, snap: Snapshot | None, held: Hold | None, excluded: dict[str, SetAside]) -> Publication:
     """What a leader that serves ``snap`` publishes (its track record slimmed)."""
-    if snap is not None and snap.track is not None:
-        snap = replace(snap, track=snap.track.published())
-    return Publication(read_at, snap, held, excluded)
+    return Publication(read_at, snap.slim() if snap is not None else None, held, excluded)
 
 
 def encode(pub: Publication) -> str:

@@ -10,7 +10,7 @@ import math
 import random
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from itertools import pairwise
@@ -166,6 +166,11 @@ class Snapshot:
     last_trade_at: datetime | None
     excluded: dict[str, SetAside] = field(default_factory=dict)  # rows set aside, by reason
     track: TrackRecord | None = None  # read in the same transaction, at the same ``as_of``
+
+    def slim(self) -> Snapshot:
+        """This snapshot as another process gets it (statuspage/published.py, statuspage/handoff.py):
+        the same numbers, its track record with every trade's duration but the middle ones dropped."""
+        return self if self.track is None else replace(self, track=self.track.published())
 
     def to_public(self, *, stale: bool) -> dict[str, Any]:
         return {

@@ -187,7 +187,7 @@ def _refresh(rt: Runtime, now: datetime | None, leading: bool) -> ReadInProgress
             publish_snapshot(rt, snap.as_of)
     if state.last_refresh_error and rt.handoff_dir is not None and state.snapshot is None:
         # This read failed and this process has nothing to show: a sibling's, rather than a 503 beside
-        # siblings that answer. Not when it has numbers of its own: a sibling's carry no track record.
+        # siblings that answer. Not when it has numbers of its own: those stay until its next read.
         adopt_sibling_snapshot(rt)
     for how, times in state.sealed.checks.items():
         metrics.history_checks.labels(how).inc(times)
