@@ -30,7 +30,10 @@ def _sent(cls: type) -> tuple[dataclasses.Field[Any], ...]:
 
 def _local_at_default(value: Any) -> None:
     for f in dataclasses.fields(value):
-        if f.metadata == LOCAL and getattr(value, f.name) != f.default:
+        if f.metadata != LOCAL:
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        if getattr(value, f.name) != default:
             raise TypeError(f"{type(value).__name__}.{f.name} is the writer's own and cannot be sent")
 
 

@@ -451,8 +451,9 @@ def read_history(cur: Cursor[dict[str, Any]], until: datetime, t: datetime, cach
         n = durations.count
         first, last = (n - 1) // 2 - cache.band_half - rest, total // 2 + cache.band_half
         held = sum(len(run) for run in durations.runs)
-        if held > last - max(first, 0) + 1 + 4 * cache.chunk_rows:  # a few pieces' worth at a time
+        if held > last - max(first, 0) + 1 + cache.chunk_rows:
             whole = _with_durations(whole, durations.cut(first, last))
+            _give_back_freed_memory()  # the ends cut off: resident until handed back
         return whole
 
     # kept until read_track keeps what it returns: a refresh cut before that goes on from it
