@@ -12,7 +12,9 @@ the landing numbers of the same transaction before it is used: the totals before
 (``landing_earlier``/``landing_sealed``) and each day's count, pnl and fees (the landing's daily
 series); the hourly parts are dropped by the snapshot when the table's statistics show a possible
 change before the current hour. A mismatch (a late, corrected or deleted trade) re-reads the part
-that no longer agrees.
+that no longer agrees. Once a UTC day everything kept is also compared with the database's checksum
+of every field of those trades (``_kept_holds``), for a correction the totals cannot show. Of the
+long history's durations only a band around the median is kept (``Durations.banded``).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ STAT_WINDOWS = ("7d", "30d", "all")
 TOP_DRAWDOWNS = 5
 BAND_MIN = 250_000  # the long history's durations kept on each side of its median, at the least
 COLD_CHUNK_ROWS = 200_000  # rows per statement of a cold read: each stays well inside the statement timeout
+CHECK_ROWS = 1_000_000  # rows per statement of the daily check: a plain scan, about 0.5 s a million
 _SHORT_RUN = 4096  # a run merged into a longer one by bisection rather than by sorting both
 _MAX_RUNS = 48  # sorted duration arrays kept apart (the history's chunks, a month of days) before merging
 _ZERO = Decimal(0)
@@ -274,6 +277,8 @@ class Part:
     volume: Decimal = _ZERO
     streaks: Streaks = Streaks()
     sorted_durations: Durations = Durations()
+    # of every field of these trades (trade_checksum.sql): what the daily check compares; never published
+    checksum: int = field(default=0, metadata=LOCAL)
 
     def then(self, later: Part) -> Part:
         return Part(
@@ -282,6 +287,7 @@ class Part:
             duration_sum_us=self.duration_sum_us + later.duration_sum_us, volume=self.volume + later.volume,
             streaks=self.streaks.then(later.streaks),
             sorted_durations=self.sorted_durations.then(later.sorted_durations),
+            checksum=self.checksum + later.checksum,
         )
 
 
@@ -426,6 +432,7 @@ def read_segment(cur: Cursor[dict[str, Any]], start: datetime | str, end: dateti
         streaks=Streaks(row["trades"], row["longest_win"], row["longest_loss"], row["lead_wins"],
                         row["lead_losses"], row["trail_wins"], row["trail_losses"]),
         sorted_durations=Durations((runs,) if runs else ()),
+        checksum=int(row["checksum"]),
     )
     return Segment(part=part, path=base.continued(row), days=_tallies(row["days"], date.fromisoformat),
                    symbols=_tallies(row["symbols"]), sides=_tallies(row["sides"]),
@@ -618,7 +625,7 @@ class TrackRecord:
         """This record with every duration but the middle ones dropped: the same numbers, pages and
         JSON; at ten million trades the whole publication is about 120 kB instead of 80 MB."""
         def slim(part: Part) -> Part:
-            return replace(part, sorted_durations=part.sorted_durations.middle())
+            return replace(part, sorted_durations=part.sorted_durations.middle(), checksum=0)
 
         return TrackRecord(self.as_of, replace(self.total, part=slim(self.total.part)),
                            {name: slim(part) for name, part in self.windows.items()})
@@ -662,11 +669,14 @@ class TrackCache:
     days_reserve_s: float = 1.0  # what the read of the days since the history leaves for the rest (3 statements)
     pending: ChunkedRead[Segment] | None = None  # a cold read that stopped part-way
     pieces: Pieces = field(default_factory=Pieces)  # today's whole hours, the windows' first days' rest
+    checked_on: date | None = None  # the UTC day whose check of everything kept from before it is done
+    checking: ChunkedRead[tuple[int, int]] | None = None  # that check, part-way: (checksum, trades) so far
+    check_rows: int = CHECK_ROWS
     # compositions of kept parts, by what they were composed of: rebuilt only when that changes
     _composed: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False)
 
     def clear(self) -> None:
-        self.until, self.base, self.days, self.pending = None, None, {}, None
+        self.until, self.base, self.days, self.pending, self.checking = None, None, {}, None, None
         self.pieces.drop()
 
     def _compose(self, kind: str, days: list[date], build: Any) -> Any:
@@ -816,7 +826,44 @@ def read_track(cur: Cursor[dict[str, Any]], now: datetime, until: datetime, befo
         log.warning("%s: reading the track record's history again", exc)
         cache.clear()
         return read_track(cur, now, until, before_until, daily, cache)
+    if cache.reads != reads:
+        cache.checked_on = today  # all of it read just now
+    if not _kept_holds(cur, now, prefix, cache):
+        cache.clear()
+        return read_track(cur, now, until, before_until, daily, cache)
     return TrackRecord(as_of=now, total=total, windows={**windows, "all": total.part})
+
+
+def _kept_holds(cur: Cursor[dict[str, Any]], now: datetime, prefix: Segment, cache: TrackCache) -> bool:
+    """Once a UTC day, what the record keeps from before today (``prefix``) is compared with the
+    database's checksum and count of those trades (track_checksum.sql; in pieces of ``check_rows``,
+    over as many refreshes as the deadline asks, each publishing its numbers meanwhile). False when
+    they differ: a correction that the count and sums did not show (a trade's symbol, side, times,
+    size or prices), and all that is kept must be read again."""
+    today = now.astimezone(UTC).date()
+    if cache.checked_on == today:
+        return True
+    expected = (prefix.part.checksum, prefix.part.tally.trades)
+    key = (today, expected)
+    if cache.checking is None or cache.checking.key != key:
+        cache.checking = ChunkedRead(key, _midnight(today), (0, 0))
+
+    def piece(whole: tuple[int, int], start: datetime | str, end: datetime) -> tuple[int, int]:
+        row = cur.execute(statement("track_checksum"), {"scan_from": start, "scan_to": end,
+                                                        "valid_until": valid_until(now)}).fetchone()
+        assert row is not None  # an aggregate without GROUP BY always answers one row
+        return whole[0] + int(row["checksum"]), whole[1] + row["trades"]
+
+    try:
+        found = cache.checking.advance(cur, piece, cache.check_rows, cache.reserve_s, lambda w: w[1],
+                                       expected[1], "track record's daily check")
+    except ReadInProgress:
+        return True  # goes on at the next refresh
+    cache.checking, cache.checked_on = None, today
+    if found != expected:
+        log.warning("refresh: the track record's trades before %s changed where their count and sums did "
+                    "not (a symbol, side, time, size or price corrected): reading them again", today.isoformat())
+    return found == expected
 
 
 # --- invariants ---

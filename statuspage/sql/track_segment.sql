@@ -3,7 +3,8 @@
 -- cumulative pnl before its first trade, %(base_peak)s the running peak (at least 0: the empty
 -- start counts). The page composes segments (statuspage/track.py): the long history once, then one
 -- UTC day at a time, then today's trades at every refresh. One row:
---   totals, win and loss sums, durations, volume, odd rows: order-free sums that add up;
+--   totals, win and loss sums, durations, volume, odd rows, the checksum (trade_checksum.sql):
+--     order-free sums that add up;
 --   streaks: the longest run of wins and of losses, and the runs the segment starts and ends with
 --     (what joins a neighbour's), from each row's distance to the last row that broke the run;
 --   the path: where it ends (pnl, peak, peak_at, at_peak: rows at the running peak) and its
@@ -14,7 +15,7 @@
 --   day, symbol and side tallies (months are days added up); durations sorted, as int8 bytes.
 ,
 pass AS (
-    SELECT id, closed_at, pnl, fees, side, symbol, duration_us, volume,
+    SELECT id, closed_at, pnl, fees, side, symbol, duration_us, volume, checksum,
            %(base_cum)s::numeric + SUM(pnl) OVER w AS cum,
            COUNT(*) OVER w AS rn
     FROM trades
@@ -75,6 +76,7 @@ SELECT count(*)::bigint AS trades,
        (count(*) FILTER (WHERE duration_us IS NULL))::bigint AS closed_before_opened,
        (count(*) FILTER (WHERE volume IS NULL))::bigint AS no_volume,
        (count(*) FILTER (WHERE symbol IS NULL))::bigint AS blank_symbol,
+       COALESCE(sum(checksum), 0) AS checksum,
        COALESCE(max(win_run), 0)::bigint AS longest_win,
        COALESCE(max(loss_run), 0)::bigint AS longest_loss,
        COALESCE(min(rn) FILTER (WHERE pnl <= 0) - 1, count(*))::bigint AS lead_wins,

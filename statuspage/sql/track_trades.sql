@@ -13,7 +13,7 @@
 -- Durations are whole microseconds (what timestamptz holds); date_part gives a double, exact to
 -- far below a microsecond for any duration under a century, hence round() and not a cast.
 WITH trades AS (
-    SELECT id, closed_at, pnl, fees, side,
+    SELECT id, closed_at, pnl, fees, side, {{trade_checksum}} AS checksum,
            CASE WHEN btrim(symbol) <> '' THEN symbol END AS symbol,
            CASE WHEN closed_at >= opened_at
                 THEN round(date_part('epoch', closed_at - opened_at) * 1000000)::bigint

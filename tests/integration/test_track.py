@@ -263,6 +263,27 @@ def test_the_long_historys_durations_are_kept_as_a_band_and_read_again_when_the_
     assert sealed.track.reads == 2
 
 
+
+def test_a_correction_the_count_and_sums_do_not_show_is_read_again_after_the_next_midnight(
+        writer: psycopg.Connection, pool: ConnectionPool, caplog: pytest.LogCaptureFixture) -> None:
+    # Trade 30 is 93 days old (the history before the landing's range), trade 2 six days (a kept day of
+    # the range). Their symbol and opening time are corrected: no count, pnl or fees moves.
+    trades = [Trade(i, T - timedelta(days=i * 3.1), Decimal(i % 3 - 1) * 7) for i in range(1, 60)]
+    insert(writer, trades)
+    sealed = SealedCache()
+    assert track_at(pool, T, sealed) == expected_track(trades, T)
+    writer.execute("UPDATE closed_trades SET symbol = 'ETH-USD' WHERE id = 30")
+    writer.execute("UPDATE closed_trades SET opened_at = closed_at - interval '3 days' WHERE id = 2")
+    fixed = [replace(t, symbol="ETH-USD") if t.id == 30 else
+             replace(t, opened_at=t.closed_at - timedelta(days=3)) if t.id == 2 else t for t in trades]
+    later = T + timedelta(days=1)
+    assert track_at(pool, later, sealed) == expected_track(fixed, later)  # the day's check found them
+    assert sealed.track.reads == 2
+    assert "changed where their count and sums did not" in caplog.text
+    assert track_at(pool, later + timedelta(minutes=1), sealed) == expected_track(fixed, later + timedelta(minutes=1))
+    assert sealed.track.reads == 2  # checked once a day: nothing read again after it
+
+
 # --- invariants ---
 
 
