@@ -751,6 +751,7 @@ def _kept(cur: Cursor[dict[str, Any]], now: datetime, until: datetime, before_un
     half = max(cache.band_min, 2 * sum(trades for _, trades, _, _ in daily))
     history = read_history(cur, until, now, cache, before_until, half)
     cache.reads += 1
+    cache.checked_on = now.astimezone(UTC).date()  # all of it read today, and every day after it too
     return history, until, {}
 
 
@@ -826,8 +827,6 @@ def read_track(cur: Cursor[dict[str, Any]], now: datetime, until: datetime, befo
         log.warning("%s: reading the track record's history again", exc)
         cache.clear()
         return read_track(cur, now, until, before_until, daily, cache)
-    if cache.reads != reads:
-        cache.checked_on = today  # all of it read just now
     if not _kept_holds(cur, now, prefix, cache):
         cache.clear()
         return read_track(cur, now, until, before_until, daily, cache)
