@@ -49,6 +49,11 @@ def floor(dsn: str) -> dict[str, float]:
     return out
 
 
+def _rss_mb() -> int:
+    status = Path("/proc/self/status").read_text()
+    return round(next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")) / 1024)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("dsn")
@@ -78,6 +83,7 @@ def main() -> None:
         "last_error": rt.state.last_refresh_error,
         "steady_refresh_s": [round(s, 3) for s in steady],
         "steady_median_s": round(statistics.median(steady), 3) if steady else None,
+        "rss_mb": _rss_mb(),  # after the first numbers and the steady refreshes
         "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }))
     rt.close()
