@@ -23,6 +23,7 @@ import statistics
 import time
 from pathlib import Path
 
+import psutil
 import psycopg
 
 from statuspage import create_app
@@ -47,11 +48,6 @@ def floor(dsn: str) -> dict[str, float]:
             out[name] = round(min(runs), 2)
     out["sum"] = round(sum(out.values()), 2)
     return out
-
-
-def _rss_mb() -> int:
-    status = Path("/proc/self/status").read_text()
-    return round(next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")) / 1024)
 
 
 def main() -> None:
@@ -83,7 +79,7 @@ def main() -> None:
         "last_error": rt.state.last_refresh_error,
         "steady_refresh_s": [round(s, 3) for s in steady],
         "steady_median_s": round(statistics.median(steady), 3) if steady else None,
-        "rss_mb": _rss_mb(),  # after the first numbers and the steady refreshes
+        "rss_mb": round(psutil.Process().memory_info().rss / 2**20),  # after the first numbers and steady refreshes
         "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }))
     rt.close()

@@ -28,10 +28,13 @@ def _sent(cls: type) -> tuple[dataclasses.Field[Any], ...]:
     return tuple(f for f in dataclasses.fields(cls) if f.metadata != LOCAL)
 
 
+@cache
+def _local(cls: type) -> tuple[dataclasses.Field[Any], ...]:
+    return tuple(f for f in dataclasses.fields(cls) if f.metadata == LOCAL)
+
+
 def _local_at_default(value: Any) -> None:
-    for f in dataclasses.fields(value):
-        if f.metadata != LOCAL:
-            continue
+    for f in _local(type(value)):
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
         if getattr(value, f.name) != default:
             raise TypeError(f"{type(value).__name__}.{f.name} is the writer's own and cannot be sent")

@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 
 from statuspage import codec
+from statuspage.track import Durations
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,6 @@ def test_a_type_it_does_not_know_is_refused_on_the_way_out() -> None:
 
 
 def test_a_local_field_never_travels() -> None:
-    from statuspage.track import Durations
     slim = Durations((array("q", [3, 5]),))
     assert codec.dump(slim) == {"runs": [[3, 5]]}
     assert codec.load(Durations, {"runs": [[3, 5]]}) == slim
